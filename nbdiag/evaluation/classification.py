@@ -110,7 +110,9 @@ class ClassificationEvaluation:
 
     def _require_probs(self, what: str) -> np.ndarray:
         if self.probabilities is None:
-            raise ValueError(f"{what} needs class probabilities; this run has predicted labels only")
+            raise ValueError(
+                f"{what} needs class probabilities; this run has predicted labels only"
+            )
         return self.probabilities.to_numpy(dtype=np.float64)
 
     @property

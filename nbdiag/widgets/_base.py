@@ -95,7 +95,9 @@ class SelectionWidget(anywidget.AnyWidget):
             return aligned.to_numpy(dtype=bool)
         if isinstance(items, np.ndarray) and items.dtype == bool:
             if items.shape != (n,):
-                raise ValueError(f"a boolean mask must have one entry per row ({n}), got {items.shape}")
+                raise ValueError(
+                    f"a boolean mask must have one entry per row ({n}), got {items.shape}"
+                )
             return items.copy()
         if isinstance(items, Hashable) and not isinstance(items, tuple):
             items = [items]

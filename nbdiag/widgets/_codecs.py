@@ -37,7 +37,11 @@ def encode_float32(values: Any) -> bytes:
 def encode_codes(values: pd.Series | pd.Categorical | np.ndarray) -> bytes:
     """uint16 category codes; missing values (code -1) become :data:`MISSING_CODE`."""
     if isinstance(values, pd.Series):
-        values = values.cat.codes.to_numpy() if isinstance(values.dtype, pd.CategoricalDtype) else values.to_numpy()
+        values = (
+            values.cat.codes.to_numpy()
+            if isinstance(values.dtype, pd.CategoricalDtype)
+            else values.to_numpy()
+        )
     elif isinstance(values, pd.Categorical):
         values = values.codes
     codes = np.asarray(values, dtype=np.int64)

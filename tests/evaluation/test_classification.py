@@ -30,8 +30,12 @@ def test_global_numbers_equal_sklearn(case):
     f1 = skm.f1_score(y, pred, average=None)
     assert np.allclose(ev.per_class["f1"].to_numpy(), f1)
     assert (ev.confusion_matrix().to_numpy() == skm.confusion_matrix(y, pred)).all()
-    assert np.allclose(ev.confusion_matrix("true").to_numpy(), skm.confusion_matrix(y, pred, normalize="true"))
-    assert np.allclose(ev.confusion_matrix("pred").to_numpy(), skm.confusion_matrix(y, pred, normalize="pred"))
+    assert np.allclose(
+        ev.confusion_matrix("true").to_numpy(), skm.confusion_matrix(y, pred, normalize="true")
+    )
+    assert np.allclose(
+        ev.confusion_matrix("pred").to_numpy(), skm.confusion_matrix(y, pred, normalize="pred")
+    )
 
 
 def test_per_sample_columns(case):

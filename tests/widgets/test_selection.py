@@ -57,7 +57,9 @@ class _Rows(SelectionWidget):
 
 @pytest.fixture
 def widget():
-    rows = pd.DataFrame({"score": [0.1, 0.9, 0.5, 0.7]}, index=pd.Index(["a", "b", "c", "d"], name="id"))
+    rows = pd.DataFrame(
+        {"score": [0.1, 0.9, 0.5, 0.7]}, index=pd.Index(["a", "b", "c", "d"], name="id")
+    )
     return _Rows(rows)
 
 
