@@ -75,7 +75,7 @@ e2e: setup-test
 	E2E_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -m e2e -q
 
 jstest: js
-	cd js && npm test
+	cd js && npm run typecheck && npm test
 
 test: setup-test lint jstest
 	E2E_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q
