@@ -17,7 +17,7 @@ from PIL import Image
 
 from . import validation as v
 from .images import ThumbnailCache, array_to_image, encode_thumbnail, load_image
-from .runs import ClassificationRun, DetectionRun, Run, confidence_from_probabilities
+from .runs import ClassificationRun, DetectionRun, Run, classification_run
 
 if TYPE_CHECKING:
     from .evaluation.classification import ClassificationEvaluation
@@ -33,28 +33,6 @@ def _as_class_names(values: Iterable[Any]) -> list[str]:
     return [str(c) for c in values]
 
 
-def _labels_to_names(values: pd.Series, class_names: Sequence[str] | None, where: str) -> pd.Series:
-    """Map integer class indices to names when class names are known and the values are ints."""
-    non_null = values.dropna()
-    if (
-        class_names is not None
-        and len(non_null)
-        and pd.api.types.is_integer_dtype(non_null.infer_objects())
-        and not non_null.astype(str).isin(list(class_names)).all()
-    ):
-        codes = non_null.astype(np.int64)
-        bad = codes[(codes < 0) | (codes >= len(class_names))]
-        if len(bad):
-            rows = ", ".join(f"{i!r} ({c})" for i, c in list(bad.items())[:5])
-            raise ValueError(
-                f"unknown class index in {where}: {rows}; there are {len(class_names)} classes"
-            )
-        out = pd.Series(np.nan, index=values.index, dtype=object)
-        out[codes.index] = np.asarray(class_names, dtype=object)[codes.to_numpy()]
-        return out
-    return values.map(lambda x: x if pd.isna(x) else str(x))
-
-
 class Dataset:
     """Images (samples), their boxes (objects), and model predictions (runs).
 
@@ -63,7 +41,8 @@ class Dataset:
     samples
         One row per image. The index is the sample id (or an ``id`` column becomes it).
         Recognised columns: ``path`` (image file), ``width``, ``height``, ``label`` (class of a
-        classification sample), ``split``; any other column is kept.
+        classification sample), ``split``, ``issues`` (problems found with the image file,
+        comma-separated, ``""`` when none); any other column is kept.
     objects
         One row per box: ``sample_id``, ``label``, ``x``, ``y``, ``w``, ``h`` in pixels
         (top-left origin), ``source`` (``"gt"`` or a run name), ``score`` (predictions),
@@ -118,9 +97,9 @@ class Dataset:
             raise ValueError(f"duplicate class names: {dup}")
 
         if "label" in samples.columns:
-            samples["label"] = _labels_to_names(samples["label"], names, "samples.label")
+            samples["label"] = v.labels_to_names(samples["label"], names, "samples.label")
         if "label" in objects.columns:
-            objects["label"] = _labels_to_names(objects["label"], names, "objects.label")
+            objects["label"] = v.labels_to_names(objects["label"], names, "objects.label")
         if names is None:
             found: set[str] = set()
             for table in (samples, objects):
@@ -203,7 +182,9 @@ class Dataset:
 
     def _categorical(self, values: pd.Series) -> pd.Series:
         return pd.Series(
-            pd.Categorical(values, categories=self._class_names), index=values.index, name=values.name
+            pd.Categorical(values, categories=self._class_names),
+            index=values.index,
+            name=values.name,
         )
 
     def _normalise_samples(self, s: pd.DataFrame) -> pd.DataFrame:
@@ -221,7 +202,9 @@ class Dataset:
         if s["label"].notna().any():
             v.check_labels(s["label"], self._class_names, "samples.label")
         s["label"] = self._categorical(s["label"])
-        s["path"] = s["path"].map(lambda p: None if p is None or pd.isna(p) else os.fspath(p))
+        # object dtype so that a missing path is None (pandas >= 3 would store NaN in a str column)
+        paths = [None if _missing(p) else os.fspath(p) for p in s["path"].to_numpy(dtype=object)]
+        s["path"] = pd.Series(paths, index=s.index, dtype=object)
         s["width"] = pd.to_numeric(s["width"], errors="raise").astype(float)
         s["height"] = pd.to_numeric(s["height"], errors="raise").astype(float)
         s["issues"] = s["issues"].fillna("").astype(str)
@@ -251,9 +234,13 @@ class Dataset:
         if not len(o):
             return
         v.check_known_ids(o["sample_id"], self._samples.index, "sample (in objects.sample_id)")
-        v.check_boxes(o, self._samples[["width", "height"]])
-        preds = o[o["source"] != GT]
-        if len(preds):
+        sizes = self._samples[["width", "height"]]
+        is_gt = (o["source"] == GT).to_numpy()
+        if is_gt.any():
+            v.check_boxes(o[is_gt], sizes)
+        if not is_gt.all():
+            preds = o[~is_gt]
+            v.check_boxes(preds, sizes, what="predicted box")
             v.check_scores(preds["score"], "predicted box")
 
     def _fill_sizes_from_arrays(self) -> None:
@@ -261,7 +248,7 @@ class Dataset:
         for i in ids:
             arr = self._images[i]
             if arr.dtype != np.uint8:
-                raise ValueError(f"in-memory image {i!r} must be uint8, got {arr.dtype}")
+                raise ValueError(f"in-memory image {v.show(i)} must be uint8, got {arr.dtype}")
         hw = np.array([self._images[i].shape[:2] for i in ids], dtype=float)
         self._samples.loc[ids, "height"] = hw[:, 0]
         self._samples.loc[ids, "width"] = hw[:, 1]
@@ -276,10 +263,12 @@ class Dataset:
         if sample_id in self._images:
             return array_to_image(self._images[sample_id])
         if sample_id not in self._samples.index:
-            raise KeyError(f"unknown sample id {sample_id!r}")
+            raise KeyError(f"unknown sample id {v.show(sample_id)}")
         path = self._samples.at[sample_id, "path"]
-        if path is None:
-            raise ValueError(f"sample {sample_id!r} has neither an image file nor an in-memory image")
+        if _missing(path):
+            raise ValueError(
+                f"sample {v.show(sample_id)} has neither an image file nor an in-memory image"
+            )
         return load_image(path)
 
     def thumbnail(self, sample_id: Hashable, size: int = 128, fmt: str = "WEBP") -> bytes:
@@ -309,27 +298,41 @@ class Dataset:
           ``prediction`` column (and optionally ``confidence``).
 
         Detection: a DataFrame of boxes with ``sample_id``, ``label``, ``x``, ``y``, ``w``,
-        ``h``, ``score`` (pixels, top-left origin), or a list of COCO result dicts when the
-        dataset was loaded from COCO.
+        ``h``, ``score`` (pixels, top-left origin; an ``object_id`` column sets the box ids,
+        else they are ``"<name>:<i>"``), or COCO results (a list of result dicts or the path
+        of a results JSON) when the dataset was loaded from COCO.
+
+        With ``replace=True`` an existing run of that name is replaced, but only once the new
+        predictions have passed validation.
         """
         if not isinstance(name, str) or not name or name == GT:
             raise ValueError(f"run name must be a non-empty string other than {GT!r}, got {name!r}")
         if name in self.runs and not replace:
             raise ValueError(f"a run named {name!r} exists already; pass replace=True to overwrite")
-        if name in self.runs:
-            self.remove_run(name)
-        if isinstance(predictions, list) and predictions and isinstance(predictions[0], Mapping):
+        if isinstance(predictions, (str, os.PathLike)) or (
+            isinstance(predictions, list) and predictions and isinstance(predictions[0], Mapping)
+        ):
             from .io.coco import coco_results_to_frame
 
             predictions = coco_results_to_frame(predictions, self)
-        if isinstance(predictions, pd.DataFrame) and {"x", "y", "w", "h"} <= set(predictions.columns):
-            return self._add_detection_run(name, predictions)
-        run = self._classification_run(name, predictions)
+        # the other runs' and the ground truth's boxes: what a replacement is checked against
+        kept = self._objects[self._objects["source"] != name]
+        run: Run
+        if isinstance(predictions, pd.DataFrame) and {"x", "y", "w", "h"} <= set(
+            predictions.columns
+        ):
+            boxes = self._detection_boxes(name, predictions, kept)
+            self._objects = pd.concat([kept, boxes]) if len(kept) else boxes
+            run = DetectionRun(name, len(boxes))
+        else:
+            run = classification_run(name, predictions, self._samples.index, self._class_names)
+            self._objects = kept
         self.runs[name] = run
         return run
 
     def remove_run(self, name: str) -> None:
         """Forget a run (and its boxes)."""
+        self._get_run(name)
         run = self.runs.pop(name)
         if isinstance(run, DetectionRun):
             self._objects = self._objects[self._objects["source"] != name]
@@ -356,93 +359,31 @@ class Dataset:
             raise TypeError(f"run {name!r} is a {run.kind} run")
         return run
 
-    def _classification_run(self, name: str, predictions: Any) -> ClassificationRun:
-        ids = self._samples.index
-        probs: pd.DataFrame | None = None
-        if isinstance(predictions, pd.DataFrame):
-            frame = predictions
-            v.check_unique_ids(frame.index, "sample (in predictions)")
-            v.check_known_ids(frame.index, ids, "sample (in predictions)")
-            class_cols = [c for c in frame.columns if str(c) in self._class_names]
-            if "prediction" in frame.columns:
-                labels = _labels_to_names(frame["prediction"], self._class_names, f"run {name!r}")
-                confidence = frame.get("confidence", pd.Series(np.nan, index=frame.index))
-                if len(class_cols) == len(self._class_names):
-                    probs = frame[class_cols].rename(columns=str)[self._class_names]
-            elif len(class_cols) == len(self._class_names):
-                probs = frame[class_cols].rename(columns=str)[self._class_names]
-                labels = confidence = None
-            else:
-                raise ValueError(
-                    f"run {name!r}: a predictions DataFrame needs a 'prediction' column or one "
-                    f"probability column per class {self._class_names[:10]}; got columns "
-                    f"{list(frame.columns)[:10]}"
-                )
-            index = frame.index
-        else:
-            arr = np.asarray(predictions)
-            v.check_same_length(f"predictions of run {name!r}", arr, "samples", ids)
-            index = ids
-            if arr.ndim == 2:
-                if arr.shape[1] != len(self._class_names):
-                    raise ValueError(
-                        f"run {name!r}: probabilities have {arr.shape[1]} columns but the dataset "
-                        f"has {len(self._class_names)} classes"
-                    )
-                probs = pd.DataFrame(arr, index=ids, columns=self._class_names)
-                labels = confidence = None
-            elif arr.ndim == 1:
-                labels = _labels_to_names(pd.Series(arr, index=ids), self._class_names, f"run {name!r}")
-                confidence = pd.Series(np.nan, index=ids)
-            else:
-                raise ValueError(f"run {name!r}: predictions must be 1-D or 2-D, got shape {arr.shape}")
-        if probs is not None:
-            p = v.check_probabilities(probs.to_numpy(), pd.Index(index))
-            probs = pd.DataFrame(p, index=index, columns=self._class_names)
-            pred_idx, conf = confidence_from_probabilities(p)
-            if labels is None:
-                labels = pd.Series(np.asarray(self._class_names, dtype=object)[pred_idx], index=index)
-            confidence = pd.Series(conf, index=index)
-        assert labels is not None and confidence is not None
-        v.check_labels(labels, self._class_names, f"run {name!r}")
-        missing = labels[labels.isna()]
-        if len(missing):
-            raise ValueError(f"run {name!r}: no prediction for samples {v._listed(missing.index)}")
-        confidence = pd.to_numeric(confidence, errors="raise").astype(float)
-        if probs is None and confidence.notna().any():
-            v.check_scores(confidence.dropna(), "prediction")
-        pred = pd.DataFrame(
-            {"prediction": self._categorical(labels), "confidence": confidence.to_numpy()},
-            index=pd.Index(index, name="id"),
-        )
-        if probs is not None:
-            probs.index.name = "id"
-        return ClassificationRun(name, pred, probs)
-
-    def _add_detection_run(self, name: str, boxes: pd.DataFrame) -> DetectionRun:
+    def _detection_boxes(self, name: str, boxes: pd.DataFrame, kept: pd.DataFrame) -> pd.DataFrame:
+        """Validated, normalised predicted boxes of run ``name``; ``kept`` are the other boxes."""
         boxes = boxes.copy()
         if "score" not in boxes.columns:
             raise ValueError(f"run {name!r}: predicted boxes need a 'score' column")
+        if "label" not in boxes.columns:
+            raise ValueError(f"run {name!r}: predicted boxes need a 'label' column (class)")
         boxes["source"] = name
         if "object_id" in boxes.columns:
             boxes = boxes.set_index("object_id")
+            v.check_unique_ids(boxes.index, f"object (in run {name!r})")
         else:
-            boxes.index = pd.Index([f"{name}:{i}" for i in range(len(boxes))])
+            # object dtype: isin() against integer ids stays a hash lookup
+            boxes.index = pd.Index([f"{name}:{i}" for i in range(len(boxes))], dtype=object)
         boxes.index.name = "object_id"
-        if "label" in boxes.columns:
-            boxes["label"] = _labels_to_names(boxes["label"], self._class_names, f"run {name!r}")
-            missing = boxes[boxes["label"].isna()]
-            if len(missing):
-                raise ValueError(f"run {name!r}: boxes without a class: {v._listed(missing.index)}")
+        boxes["label"] = v.labels_to_names(boxes["label"], self._class_names, f"run {name!r}")
+        missing = boxes[boxes["label"].isna()]
+        if len(missing):
+            raise ValueError(f"run {name!r}: boxes without a class: {v._listed(missing.index)}")
         boxes = self._normalise_objects(boxes)
-        clash = boxes.index[boxes.index.isin(self._objects.index)]
+        clash = boxes.index[boxes.index.isin(kept.index)]
         if len(clash):
             raise ValueError(f"run {name!r}: object ids already used: {v._listed(clash)}")
         self._check_objects(boxes)
-        self._objects = pd.concat([self._objects, boxes]) if len(self._objects) else boxes
-        run = DetectionRun(name, len(boxes))
-        self.runs[name] = run
-        return run
+        return boxes
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, run: str | None = None, **kwargs: Any) -> ClassificationEvaluation:
@@ -463,13 +404,26 @@ class Dataset:
         return self._tags.copy()
 
     def _ids_from(self, items: Any, level: str | None) -> tuple[list[Hashable], str]:
-        if isinstance(items, pd.DataFrame):
-            if level is None:
-                level = "object" if items.index.name == "object_id" else "sample"
-            ids = list(items.index)
-        elif isinstance(items, pd.Series) and items.dtype == bool:
-            ids = list(items.index[items.to_numpy()])
-        elif isinstance(items, Hashable) and not isinstance(items, tuple):
+        """Ids and level ("sample" / "object") from ids, a boolean mask, or a DataFrame."""
+        if level not in (None, "sample", "object"):
+            raise ValueError(f"level must be 'sample' or 'object', got {level!r}")
+        if isinstance(items, (pd.DataFrame, pd.Series)):
+            if level is None and items.index.name == "object_id":
+                level = "object"
+            if isinstance(items, pd.Series) and pd.api.types.is_bool_dtype(items.dtype):
+                ids = list(items.index[items.to_numpy(dtype=bool)])
+            elif isinstance(items, pd.DataFrame):
+                ids = list(items.index)
+            else:
+                ids = list(items)
+        elif isinstance(items, np.ndarray) and items.dtype == bool:
+            table = self._objects if level == "object" else self._samples
+            level = level or "sample"
+            v.check_same_length("the boolean mask", items, f"{level}s", table)
+            ids = list(table.index[items])
+        elif isinstance(items, (str, bytes)) or (
+            isinstance(items, Hashable) and not isinstance(items, (tuple, pd.Index))
+        ):
             ids = [items]
         else:
             ids = list(items)
@@ -492,13 +446,17 @@ class Dataset:
             rows = pd.DataFrame(
                 {"id": new, "tag": tag, "level": level, "created": pd.Timestamp.now(tz="UTC")}
             )
-            self._tags = pd.concat([self._tags, rows], ignore_index=True) if len(self._tags) else rows
+            self._tags = (
+                pd.concat([self._tags, rows], ignore_index=True) if len(self._tags) else rows
+            )
         return len(new)
 
     def untag(self, items: Any, tag: str, *, level: str | None = None) -> int:
         """Remove ``tag`` from the given items; returns how many tags were removed."""
         ids, level = self._ids_from(items, level)
-        drop = (self._tags["tag"] == tag) & (self._tags["level"] == level) & self._tags["id"].isin(ids)
+        drop = (
+            (self._tags["tag"] == tag) & (self._tags["level"] == level) & self._tags["id"].isin(ids)
+        )
         self._tags = self._tags[~drop].reset_index(drop=True)
         return int(drop.sum())
 
@@ -510,7 +468,9 @@ class Dataset:
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def from_dataframe(cls, samples: pd.DataFrame, objects: pd.DataFrame | None = None, **kwargs: Any) -> Dataset:
+    def from_dataframe(
+        cls, samples: pd.DataFrame, objects: pd.DataFrame | None = None, **kwargs: Any
+    ) -> Dataset:
         """From tables you already have; see :class:`Dataset` for the columns. Images listed in
         ``path`` are probed for size and problems (recorded in ``issues``)."""
         from .io.dataframe import from_dataframe
@@ -525,7 +485,13 @@ class Dataset:
         return from_folder(root, **kwargs)
 
     @classmethod
-    def from_coco(cls, gt: Any, images: str | os.PathLike[str] | None = None, predictions: Any = None, **kwargs: Any) -> Dataset:
+    def from_coco(
+        cls,
+        gt: Any,
+        images: str | os.PathLike[str] | None = None,
+        predictions: Any = None,
+        **kwargs: Any,
+    ) -> Dataset:
         """From a COCO instances JSON (path or dict); ``predictions`` a COCO results JSON (path
         or list) or ``{run_name: results}``."""
         from .io.coco import from_coco
@@ -533,7 +499,14 @@ class Dataset:
         return from_coco(gt, images=images, predictions=predictions, **kwargs)
 
     @classmethod
-    def from_arrays(cls, images: np.ndarray, labels: Sequence[Any] | None = None, probs: np.ndarray | None = None, class_names: Sequence[Any] | None = None, **kwargs: Any) -> Dataset:
+    def from_arrays(
+        cls,
+        images: np.ndarray,
+        labels: Sequence[Any] | None = None,
+        probs: np.ndarray | None = None,
+        class_names: Sequence[Any] | None = None,
+        **kwargs: Any,
+    ) -> Dataset:
         """From a numpy image stack (N,H,W) or (N,H,W,C) such as scikit-learn's digits."""
         from .io.arrays import from_arrays
 
@@ -578,12 +551,17 @@ class Dataset:
         classes = ", ".join(f"{esc(str(c))} ({n})" for c, n in counts.head(20).items())
         if len(counts) > 20:
             classes += f", … {len(counts) - 20} more"
-        runs = "".join(
-            f"<li><code>{esc(n)}</code>: {kind}, {size} {'boxes' if kind == 'detection' else 'samples'}</li>"
-            for n, (kind, size) in s["runs"].items()
-        ) or "<li>none yet</li>"
+        runs = (
+            "".join(
+                f"<li><code>{esc(n)}</code>: {kind}, {size} "
+                f"{'boxes' if kind == 'detection' else 'samples'}</li>"
+                for n, (kind, size) in s["runs"].items()
+            )
+            or "<li>none yet</li>"
+        )
         issues = (
-            f"<tr><th>image issues</th><td>{s['image_issues']} (see <code>samples.issues</code>)</td></tr>"
+            f"<tr><th>image issues</th><td>{s['image_issues']} "
+            "(see <code>samples.issues</code>)</td></tr>"
             if s["image_issues"]
             else ""
         )
@@ -594,6 +572,13 @@ class Dataset:
             f"<tr><th>classes</th><td>{s['classes']}: {classes}</td></tr>{issues}"
             f"<tr><th>runs</th><td><ul>{runs}</ul></td></tr></table></div>"
         )
+
+
+def _missing(value: Any) -> bool:
+    """None or a scalar NaN (how a missing path or label arrives from pandas)."""
+    return value is None or (
+        not isinstance(value, (str, bytes, os.PathLike)) and bool(pd.isna(value))
+    )
 
 
 def _natural_key(name: str) -> tuple[Any, ...]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+
+from . import validation as v
 
 RunKind = Literal["classification", "detection"]
 
@@ -59,3 +62,85 @@ def confidence_from_probabilities(probs: np.ndarray) -> tuple[np.ndarray, np.nda
     """Predicted class index (arg-max, first on ties) and its probability, per row."""
     pred = probs.argmax(axis=1)
     return pred, probs[np.arange(len(probs)), pred]
+
+
+def classification_run(
+    name: str, predictions: Any, sample_ids: pd.Index, class_names: Sequence[str]
+) -> ClassificationRun:
+    """Validate a classifier's predictions for the samples ``sample_ids`` and wrap them as a run.
+
+    ``predictions`` takes the forms :meth:`nbdiag.Dataset.add_run` documents for
+    classification: probabilities (2-D), predicted classes (1-D, names or indices), or a
+    DataFrame indexed by sample id with one probability column per class or a ``prediction``
+    column (and optionally ``confidence``).
+    """
+    ids = sample_ids
+    class_names = list(class_names)
+    probs: pd.DataFrame | None = None
+    if isinstance(predictions, pd.DataFrame):
+        frame = predictions
+        v.check_unique_ids(frame.index, "sample (in predictions)")
+        v.check_known_ids(frame.index, ids, "sample (in predictions)")
+        class_cols = [c for c in frame.columns if str(c) in class_names]
+        if "prediction" in frame.columns:
+            labels = v.labels_to_names(frame["prediction"], class_names, f"run {name!r}")
+            confidence = frame.get("confidence", pd.Series(np.nan, index=frame.index))
+            if len(class_cols) == len(class_names):
+                probs = frame[class_cols].rename(columns=str)[class_names]
+        elif len(class_cols) == len(class_names):
+            probs = frame[class_cols].rename(columns=str)[class_names]
+            labels = confidence = None
+        else:
+            raise ValueError(
+                f"run {name!r}: a predictions DataFrame needs a 'prediction' column or one "
+                f"probability column per class {class_names[:10]}; got columns "
+                f"{list(frame.columns)[:10]}"
+            )
+        index = frame.index
+    else:
+        arr = np.asarray(predictions)
+        if arr.ndim == 0:
+            raise TypeError(
+                f"run {name!r}: predictions must be an array, a list, a DataFrame or COCO "
+                f"results; got {type(predictions).__name__}"
+            )
+        v.check_same_length(f"predictions of run {name!r}", arr, "samples", ids)
+        index = ids
+        if arr.ndim == 2:
+            if arr.shape[1] != len(class_names):
+                raise ValueError(
+                    f"run {name!r}: probabilities have {arr.shape[1]} columns but the dataset "
+                    f"has {len(class_names)} classes"
+                )
+            probs = pd.DataFrame(arr, index=ids, columns=class_names)
+            labels = confidence = None
+        elif arr.ndim == 1:
+            labels = v.labels_to_names(pd.Series(arr, index=ids), class_names, f"run {name!r}")
+            confidence = pd.Series(np.nan, index=ids)
+        else:
+            raise ValueError(f"run {name!r}: predictions must be 1-D or 2-D, got shape {arr.shape}")
+    if probs is not None:
+        p = v.check_probabilities(probs.to_numpy(), pd.Index(index))
+        probs = pd.DataFrame(p, index=index, columns=class_names)
+        pred_idx, conf = confidence_from_probabilities(p)
+        if labels is None:
+            labels = pd.Series(np.asarray(class_names, dtype=object)[pred_idx], index=index)
+        confidence = pd.Series(conf, index=index)
+    assert labels is not None and confidence is not None
+    v.check_labels(labels, class_names, f"run {name!r}")
+    missing = labels[labels.isna()]
+    if len(missing):
+        raise ValueError(f"run {name!r}: no prediction for samples {v._listed(missing.index)}")
+    confidence = pd.to_numeric(confidence, errors="raise").astype(float)
+    if probs is None and confidence.notna().any():
+        v.check_scores(confidence.dropna(), "prediction")
+    pred = pd.DataFrame(
+        {
+            "prediction": pd.Categorical(labels, categories=class_names),
+            "confidence": confidence.to_numpy(),
+        },
+        index=pd.Index(index, name="id"),
+    )
+    if probs is not None:
+        probs.index.name = "id"
+    return ClassificationRun(name, pred, probs)

@@ -10,11 +10,22 @@ import pandas as pd
 MAX_LISTED = 5
 
 
+def show(value: object) -> str:
+    """``repr`` of an id or value for a message; numpy scalars shown as plain Python values."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
+
+
 def _listed(items: Iterable[object]) -> str:
     items = list(items)
-    shown = ", ".join(repr(i) for i in items[:MAX_LISTED])
+    shown = ", ".join(show(i) for i in items[:MAX_LISTED])
     more = f" (and {len(items) - MAX_LISTED} more)" if len(items) > MAX_LISTED else ""
     return shown + more
+
+
+def _plural(what: str) -> str:
+    return what + ("es" if what.endswith(("s", "x", "ch", "sh")) else "s")
 
 
 def check_unique_ids(ids: pd.Index | Sequence[object], what: str = "sample") -> None:
@@ -44,7 +55,7 @@ def check_labels(values: pd.Series, class_names: Sequence[str], where: str) -> N
     present = values.dropna()
     bad = present[~present.isin(list(class_names))]
     if len(bad):
-        rows = ", ".join(f"{idx!r} ({val!r})" for idx, val in list(bad.items())[:MAX_LISTED])
+        rows = ", ".join(f"{show(i)} ({show(x)})" for i, x in list(bad.items())[:MAX_LISTED])
         raise ValueError(
             f"unknown class in {where}: {rows}; known classes are {list(class_names)[:20]}"
         )
@@ -53,7 +64,9 @@ def check_labels(values: pd.Series, class_names: Sequence[str], where: str) -> N
 def check_probabilities(probs: np.ndarray, ids: pd.Index, atol: float = 1e-3) -> np.ndarray:
     probs = np.asarray(probs, dtype=np.float64)
     if probs.ndim != 2:
-        raise ValueError(f"probabilities must be a 2-D array (samples x classes), got {probs.ndim}-D")
+        raise ValueError(
+            f"probabilities must be a 2-D array (samples x classes), got {probs.ndim}-D"
+        )
     bad_nan = ~np.isfinite(probs).all(axis=1)
     if bad_nan.any():
         raise ValueError(f"NaN or infinite probabilities for samples {_listed(ids[bad_nan])}")
@@ -63,10 +76,10 @@ def check_probabilities(probs: np.ndarray, ids: pd.Index, atol: float = 1e-3) ->
     sums = probs.sum(axis=1)
     bad_sum = np.abs(sums - 1.0) > atol
     if bad_sum.any():
-        first = ids[bad_sum][0]
+        first = show(ids[bad_sum][0])
         raise ValueError(
             f"probabilities must sum to 1 per sample; they do not for samples "
-            f"{_listed(ids[bad_sum])} (e.g. {first!r} sums to {sums[bad_sum][0]:.4f}). "
+            f"{_listed(ids[bad_sum])} (e.g. {first} sums to {sums[bad_sum][0]:.4f}). "
             "Pass softmax outputs, not logits."
         )
     return probs
@@ -75,7 +88,7 @@ def check_probabilities(probs: np.ndarray, ids: pd.Index, atol: float = 1e-3) ->
 def check_scores(scores: pd.Series, what: str = "prediction") -> None:
     bad = scores[~np.isfinite(scores.to_numpy(dtype=float, na_value=np.nan))]
     if len(bad):
-        raise ValueError(f"NaN or infinite score for {what}s {_listed(bad.index)}")
+        raise ValueError(f"NaN or infinite score for {_plural(what)} {_listed(bad.index)}")
 
 
 def check_boxes(
@@ -92,10 +105,12 @@ def check_boxes(
     coords = boxes[["x", "y", "w", "h"]].to_numpy(dtype=float)
     bad = ~np.isfinite(coords).all(axis=1)
     if bad.any():
-        raise ValueError(f"non-finite coordinates for {what}es {_listed(boxes.index[bad])}")
+        raise ValueError(f"non-finite coordinates for {_plural(what)} {_listed(boxes.index[bad])}")
     neg = (coords[:, 2] < 0) | (coords[:, 3] < 0)
     if neg.any():
-        raise ValueError(f"negative width or height for {what}es {_listed(boxes.index[neg])}")
+        raise ValueError(
+            f"negative width or height for {_plural(what)} {_listed(boxes.index[neg])}"
+        )
     if sizes is None:
         return
     wh = sizes.reindex(boxes["sample_id"])[["width", "height"]].to_numpy(dtype=float)
@@ -111,7 +126,51 @@ def check_boxes(
     if out.any():
         i = int(np.flatnonzero(out)[0])
         raise ValueError(
-            f"{what}es outside their image: {_listed(boxes.index[out])}; e.g. {what} "
-            f"{boxes.index[i]!r} of sample {boxes['sample_id'].iloc[i]!r} spans x {x0[i]:g}..{x1[i]:g}, "
+            f"{_plural(what)} outside their image: {_listed(boxes.index[out])}; e.g. {what} "
+            f"{show(boxes.index[i])} of sample {show(boxes['sample_id'].iloc[i])} "
+            f"spans x {x0[i]:g}..{x1[i]:g}, "
             f"y {y0[i]:g}..{y1[i]:g} in a {wh[i, 0]:g}x{wh[i, 1]:g} image"
         )
+
+
+def labels_to_names(values: pd.Series, class_names: Sequence[str] | None, where: str) -> pd.Series:
+    """Labels as class-name strings (object dtype, NaN for missing).
+
+    When ``class_names`` are known, integers (and whole-number floats, i.e. integer labels with
+    missing values) are indices into them, unless every one of them is also a class name (e.g.
+    classes ``["0", "1"]``). Other values become ``str(value)``.
+    """
+    out = pd.Series(np.nan, index=values.index, dtype=object)
+    non_null = values.dropna().infer_objects()
+    if not len(non_null):
+        return out
+    if pd.api.types.is_numeric_dtype(non_null) and not pd.api.types.is_bool_dtype(non_null):
+        numeric = pd.Series(True, index=non_null.index)
+    elif pd.api.types.is_string_dtype(non_null):  # infers: only strings, also in object arrays
+        return values.astype(object).where(values.notna(), np.nan)  # names already (fast path)
+    else:
+        numeric = non_null.map(
+            lambda x: (
+                isinstance(x, (int, float, np.integer, np.floating))
+                and not isinstance(x, (bool, np.bool_))
+            )
+        ).astype(bool)
+    codes = pd.to_numeric(non_null[numeric], errors="coerce").astype(float)
+    whole = np.isfinite(codes.to_numpy()) & (codes.to_numpy() == np.round(codes.to_numpy()))
+    codes = codes[whole].astype(np.int64)
+    as_text = non_null.map(str).astype(object)
+    as_text[codes.index] = codes.astype(str).to_numpy(dtype=object)  # 1.0 -> "1"
+    if (
+        class_names is not None
+        and len(codes)
+        and not (len(codes) == len(non_null) and as_text.isin(list(class_names)).all())
+    ):
+        bad = codes[(codes < 0) | (codes >= len(class_names))]
+        if len(bad):
+            rows = ", ".join(f"{show(i)} ({c})" for i, c in list(bad.items())[:5])
+            raise ValueError(
+                f"unknown class index in {where}: {rows}; there are {len(class_names)} classes"
+            )
+        as_text[codes.index] = np.asarray(class_names, dtype=object)[codes.to_numpy()]
+    out[non_null.index] = as_text.to_numpy(dtype=object)
+    return out

@@ -1,0 +1,21 @@
+"""Readers: build a :class:`~nbdiag.Dataset` from tables, folders, COCO files, arrays or torch.
+
+Each reader validates at the boundary (errors name the offending id, row or argument) and
+records problems with image files in ``samples.issues`` instead of raising.
+"""
+
+from .arrays import from_arrays
+from .coco import coco_results_to_frame, from_coco
+from .dataframe import from_dataframe
+from .folder import IMAGE_EXTENSIONS, from_folder
+from .torch import from_torch
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "coco_results_to_frame",
+    "from_arrays",
+    "from_coco",
+    "from_dataframe",
+    "from_folder",
+    "from_torch",
+]
