@@ -484,7 +484,11 @@ export class ConfusionMatrixView {
     let left = cr.right - rr.left + 6;
     if (tw > 0 && left + tw > rr.width) left = Math.max(0, cr.left - rr.left - tw - 6);
     this.tooltip.style.left = `${Math.round(left)}px`;
-    this.tooltip.style.top = `${Math.round(cr.top - rr.top)}px`;
+    // keep it inside the root vertically too: output areas clip what overflows them
+    const th = this.tooltip.offsetHeight;
+    let top = cr.top - rr.top;
+    if (th > 0 && top + th > rr.height) top = Math.max(0, rr.height - th);
+    this.tooltip.style.top = `${Math.round(top)}px`;
   }
 
   private clearHoverMarks(): void {

@@ -33,7 +33,7 @@ export const SELECTION_DEBOUNCE_MS = 150;
 
 const DATA_EVENTS = ["change:_y_true", "change:_y_pred", "change:class_names"] as const;
 
-export function render({ model, el }: Pick<RenderProps<ConfusionMatrixTraits>, "model" | "el">): () => void {
+function render({ model, el }: Pick<RenderProps<ConfusionMatrixTraits>, "model" | "el">): () => void {
   let writing = false; // true while this view sets traits: its own change events are not news
   let lastWritten: Bitmask | null = null;
 

@@ -1,0 +1,135 @@
+"""The example notebooks run clean (executed like ``make demo ARGS=--headless``) and produce what
+their text promises; ``scripts/demo.py --headless`` names the notebook and cell that fail."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "example_notebooks"
+DEMO = REPO / "scripts" / "demo.py"
+
+
+def _load_demo():
+    spec = importlib.util.spec_from_file_location("nbdiag_demo_script", DEMO)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+demo = _load_demo()
+NOTEBOOKS = demo.find_notebooks(EXAMPLES)
+
+
+def _stdout(nb, pattern: str) -> re.Match[str]:
+    """The first stdout line of the executed notebook matching ``pattern``."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stdout":
+                m = re.search(pattern, out["text"])
+                if m:
+                    return m
+    raise AssertionError(f"no output matches {pattern!r}")
+
+
+# ------------------------------------------------------------------ committed state (fast)
+def test_there_are_example_notebooks():
+    assert NOTEBOOKS, f"no notebooks in {EXAMPLES}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_clean(path: Path):
+    """No outputs or execution counts in git; a kernelspec, so JupyterLab asks nothing."""
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"cell {i + 1} has outputs"
+            assert cell.execution_count is None, f"cell {i + 1} has an execution count"
+
+
+# ------------------------------------------------------------------ executed (slow)
+# cells appended to a notebook before it runs; each prints one JSON line ``CHECK {...}``
+CHECK_CELLS = {
+    "01_quickstart_digits.ipynb": [
+        """import json
+per = ev.per_sample
+cmat = ev.confusion_matrix().to_numpy().copy()
+np.fill_diagonal(cmat, 0)
+t, p = np.unravel_index(cmat.argmax(), cmat.shape)  # the most frequent confusion
+in_cell = per[(per["label"].cat.codes == t) & (per["prediction"].cat.codes == p)].index
+cm.select(list(in_cell))
+print("CHECK " + json.dumps({
+    "accuracy": ev.accuracy,
+    "n_cell": len(in_cell),
+    "selected": sorted(map(int, cm.selection)),
+    "expected": sorted(map(int, in_cell)),
+    "confidence": list(cm.selected["confidence"]),
+    "prob_sums": [float(probs.sum(axis=1).min()), float(probs.sum(axis=1).max())],
+    "n_mistakes": int((~per["correct"]).sum()),
+    "n_to_review": len(ds.tagged("to_review")),
+}))""",
+    ],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_example_notebook_runs(path: Path):
+    nb = demo.execute_notebook(path, timeout=300, extra_cells=CHECK_CELLS.get(path.name, ()))
+    if path.name == "01_quickstart_digits.ipynb":
+        accuracy = float(_stdout(nb, r"accuracy: ([0-9.]+)").group(1))
+        assert accuracy > 0.9
+        train_s = float(_stdout(nb, r"3 folds trained in ([0-9.]+)s").group(1))
+        assert train_s < 60, f"training took {train_s}s; the quickstart must stay quick"
+        check = json.loads(_stdout(nb, r"CHECK (.*)").group(1))
+        assert check["accuracy"] == pytest.approx(accuracy, abs=5e-4)
+        assert check["n_cell"] > 0
+        assert check["selected"] == check["expected"]
+        assert check["confidence"] == sorted(check["confidence"], reverse=True)
+        assert check["prob_sums"] == pytest.approx([1.0, 1.0], abs=1e-9)
+        # the notebook selected every mistake from code, then tagged the selection
+        assert check["n_to_review"] == check["n_mistakes"] > 0
+
+
+@pytest.mark.slow
+def test_headless_demo_names_the_failing_notebook_and_cell(tmp_path: Path):
+    def write(name: str, sources: list[str]) -> None:
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        nb.cells = [nbformat.v4.new_markdown_cell("# title")]
+        nb.cells += [nbformat.v4.new_code_cell(s) for s in sources]
+        nbformat.write(nb, tmp_path / name)
+
+    write("a_good.ipynb", ["x = 1", "print(x + 1)"])
+    write("b_bad.ipynb", ["x = 1", "raise ValueError('broken on purpose')", "y = 2"])
+    before = (tmp_path / "b_bad.ipynb").read_text()
+    proc = subprocess.run(
+        [sys.executable, str(DEMO), "--headless", "--notebooks", str(tmp_path), "--timeout", "60"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    out = proc.stdout
+    assert proc.returncode == 1, out + proc.stderr
+    assert re.search(r"^ok\s+a_good\.ipynb\s+[0-9.]+s$", out, re.M), out
+    assert re.search(r"^FAIL\s+b_bad\.ipynb", out, re.M), out
+    assert "b_bad.ipynb: cell 3 failed (`raise ValueError('broken on purpose')`)" in out, out
+    assert "ValueError: broken on purpose" in out, out
+    assert "1 of 2 notebook(s) failed" in out, out
+    # the committed notebook was executed from a copy, never rewritten
+    assert (tmp_path / "b_bad.ipynb").read_text() == before
