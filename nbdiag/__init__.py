@@ -11,7 +11,12 @@ widgets; get every selection back as a pandas DataFrame.
 
 from ._version import __version__
 from .dataset import Dataset
-from .evaluation import ClassificationEvaluation, evaluate_classification
+from .evaluation import (
+    ClassificationEvaluation,
+    DetectionEvaluation,
+    evaluate_classification,
+    evaluate_detections,
+)
 from .images import ImageLoadError
 from .runs import ClassificationRun, DetectionRun
 from .widgets import ConfusionMatrix, SelectionWidget
@@ -21,9 +26,11 @@ __all__ = [
     "ClassificationRun",
     "ConfusionMatrix",
     "Dataset",
+    "DetectionEvaluation",
     "DetectionRun",
     "ImageLoadError",
     "SelectionWidget",
     "__version__",
     "evaluate_classification",
+    "evaluate_detections",
 ]

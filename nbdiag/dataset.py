@@ -21,6 +21,7 @@ from .runs import ClassificationRun, DetectionRun, Run, classification_run
 
 if TYPE_CHECKING:
     from .evaluation.classification import ClassificationEvaluation
+    from .evaluation.detection import DetectionEvaluation
 
 #: columns every ``samples`` table has (more may be added by analyses and users)
 SAMPLE_COLUMNS = ("path", "width", "height", "label", "split", "issues")
@@ -386,8 +387,14 @@ class Dataset:
         return boxes
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, run: str | None = None, **kwargs: Any) -> ClassificationEvaluation:
-        """Evaluate a run against the ground truth (the only run when ``run`` is omitted)."""
+    def evaluate(
+        self, run: str | None = None, **kwargs: Any
+    ) -> ClassificationEvaluation | DetectionEvaluation:
+        """Evaluate a run against the ground truth (the only run when ``run`` is omitted).
+
+        Classification runs give a :class:`~nbdiag.ClassificationEvaluation`; detection runs a
+        :class:`~nbdiag.DetectionEvaluation` (keyword arguments such as ``iou_threshold`` and
+        ``score_threshold`` are passed on)."""
         r = self._get_run(run)
         if isinstance(r, ClassificationRun):
             from .evaluation.classification import ClassificationEvaluation
