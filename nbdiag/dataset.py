@@ -20,8 +20,10 @@ from .images import ThumbnailCache, array_to_image, encode_thumbnail, load_image
 from .runs import ClassificationRun, DetectionRun, Run, classification_run
 
 if TYPE_CHECKING:
+    from .compare import RunComparison
     from .evaluation.classification import ClassificationEvaluation
     from .evaluation.detection import DetectionEvaluation
+    from .store import Store
 
 #: columns every ``samples`` table has (more may be added by analyses and users)
 SAMPLE_COLUMNS = ("path", "width", "height", "label", "split", "issues")
@@ -134,6 +136,8 @@ class Dataset:
         self._thumbs = ThumbnailCache()
         #: COCO category id -> class name, when loaded from COCO (used to read result files)
         self.coco_categories: dict[int, str] = {}
+        #: the project store this dataset is bound to (``ds.save(path)`` / ``nbdiag.open``)
+        self._store: Store | None = None
 
     # ------------------------------------------------------------------ tables
     @property
@@ -329,6 +333,10 @@ class Dataset:
             run = classification_run(name, predictions, self._samples.index, self._class_names)
             self._objects = kept
         self.runs[name] = run
+        if getattr(self, "_store", None) is not None:  # bound: save the run, record it
+            from .store._project import on_runs_changed
+
+            on_runs_changed(self)
         return run
 
     def remove_run(self, name: str) -> None:
@@ -337,6 +345,10 @@ class Dataset:
         run = self.runs.pop(name)
         if isinstance(run, DetectionRun):
             self._objects = self._objects[self._objects["source"] != name]
+        if getattr(self, "_store", None) is not None:
+            from .store._project import on_runs_changed
+
+            on_runs_changed(self)
 
     def run_boxes(self, name: str) -> pd.DataFrame:
         """Predicted boxes of a detection run."""
@@ -453,6 +465,8 @@ class Dataset:
             rows = pd.DataFrame(
                 {"id": new, "tag": tag, "level": level, "created": pd.Timestamp.now(tz="UTC")}
             )
+            if getattr(self, "_store", None) is not None:
+                self._store.add_tags(rows)  # committed before it shows in memory
             self._tags = (
                 pd.concat([self._tags, rows], ignore_index=True) if len(self._tags) else rows
             )
@@ -464,6 +478,8 @@ class Dataset:
         drop = (
             (self._tags["tag"] == tag) & (self._tags["level"] == level) & self._tags["id"].isin(ids)
         )
+        if drop.any() and getattr(self, "_store", None) is not None:
+            self._store.remove_tags(self._tags[drop])
         self._tags = self._tags[~drop].reset_index(drop=True)
         return int(drop.sum())
 
@@ -472,6 +488,133 @@ class Dataset:
         ids = self._tags[(self._tags["tag"] == tag) & (self._tags["level"] == level)]["id"]
         table = self._samples if level == "sample" else self._objects
         return table.loc[table.index.isin(ids)]
+
+    # ------------------------------------------------------------------ project store
+    @property
+    def store(self) -> Store | None:
+        """The project store this dataset is bound to (``None`` until :meth:`save`)."""
+        return getattr(self, "_store", None)
+
+    def save(self, path: str | os.PathLike[str] | None = None, *, overwrite: bool = False) -> Store:
+        """Save to a project folder and bind to it; without ``path``, save to the bound folder.
+
+        Once bound, tags, saved slices, notes, runs and imported labels are committed as they
+        are made; call ``save()`` again after analyses add columns (metrics, issues). Reopen
+        with :func:`nbdiag.open`. ``overwrite=True`` replaces another store at ``path``.
+        See ``docs/store.md``.
+        """
+        from .store._project import save_dataset
+
+        return save_dataset(self, path, overwrite=overwrite)
+
+    def save_slice(
+        self,
+        name: str,
+        items: Any = None,
+        *,
+        query: str | None = None,
+        level: str | None = None,
+        description: str = "",
+    ) -> pd.DataFrame:
+        """Save a named slice: ids, a boolean mask, a DataFrame (e.g. a widget's ``selected``),
+        or a ``DataFrame.query`` string over ``samples`` (``objects`` with ``level="object"``;
+        a ``tags`` column is available). A query slice is re-evaluated when read. Returns the
+        slice's rows; saving an existing name replaces it.
+
+        >>> ds.save_slice("dark_misses", "brightness < 0.2 and label == 'cat'")  # doctest: +SKIP
+        """
+        from .store._project import save_slice
+
+        return save_slice(self, name, items, query=query, level=level, description=description)
+
+    @property
+    def slices(self) -> pd.DataFrame:
+        """Saved slices, indexed by name: ``level``, ``kind``, ``size``, ``query``, ..."""
+        from .store._project import slices_frame
+
+        return slices_frame(self)
+
+    def slice(self, name: str) -> pd.DataFrame:
+        """Rows of the saved slice ``name``."""
+        from .store._project import slice_rows
+
+        return slice_rows(self, name)
+
+    def delete_slice(self, name: str) -> None:
+        """Forget a saved slice."""
+        from .store._project import delete_slice
+
+        delete_slice(self, name)
+
+    def note(self, text: str, items: Any = None, *, level: str | None = None) -> int:
+        """Attach a free-text note to the dataset, or to some samples/objects; returns its id."""
+        from .store._project import add_note
+
+        return add_note(self, text, items, level=level)
+
+    @property
+    def notes(self) -> pd.DataFrame:
+        """Notes, indexed by note id: ``text``, ``level``, ``ids``, ``created``."""
+        from .store._project import notes_frame
+
+        return notes_frame(self)
+
+    @property
+    def run_history(self) -> pd.DataFrame:
+        """Every recorded version of every run, with its evaluation summary and timestamps
+        (kept in the store across sessions, also for runs since removed or replaced)."""
+        from .store._project import run_history
+
+        return run_history(self)
+
+    @property
+    def label_history(self) -> pd.DataFrame:
+        """Label changes made by :meth:`import_labels`, with the previous values."""
+        from .store._project import label_history
+
+        return label_history(self)
+
+    def compare(self, run_a: str, run_b: str, **kwargs: Any) -> RunComparison:
+        """Compare two runs: per-sample fixed/broken/still-wrong, delta confusion matrix,
+        per-class and per-metric-bin deltas, most-disagreeing samples. See
+        :func:`nbdiag.compare.compare_runs`."""
+        from .compare import compare_runs
+
+        return compare_runs(self, run_a, run_b, **kwargs)
+
+    def export(
+        self,
+        items: Any = None,
+        format: str = "coco",
+        path: str | os.PathLike[str] | None = None,
+        **kwargs: Any,
+    ) -> os.PathLike[str]:
+        """Export samples (all, or ids / mask / DataFrame) with their image paths and current
+        labels or boxes for relabelling, as ``"coco"``, ``"csv"`` or ``"parquet"``;
+        ``predictions=run`` adds that run's predictions as pre-labels. See
+        :func:`nbdiag.io.export.export`."""
+        from .io.export import export
+
+        return export(self, items, format=format, path=path, **kwargs)
+
+    def import_labels(
+        self, path: str | os.PathLike[str], format: str | None = None, **kwargs: Any
+    ) -> pd.DataFrame:
+        """Read corrected labels (COCO / CSV / Parquet, e.g. an edited :meth:`export`), replace
+        the labels of the samples in the file, keep the old ones in :attr:`label_history`,
+        and return what changed. See :func:`nbdiag.io.relabel.import_labels`."""
+        from .io.relabel import import_labels
+
+        return import_labels(self, path, format=format, **kwargs)
+
+    def report(
+        self, path: str | os.PathLike[str] = "report.html", run: str | None = None, **kwargs: Any
+    ) -> os.PathLike[str]:
+        """Write a self-contained HTML report (no network needed to view it). See
+        :func:`nbdiag.report.write_report`."""
+        from .report import write_report
+
+        return write_report(self, path, run=run, **kwargs)
 
     # ------------------------------------------------------------------ constructors
     @classmethod

@@ -7,15 +7,19 @@ records problems with image files in ``samples.issues`` instead of raising.
 from .arrays import from_arrays
 from .coco import coco_results_to_frame, from_coco
 from .dataframe import from_dataframe
+from .export import export
 from .folder import IMAGE_EXTENSIONS, from_folder
+from .relabel import import_labels
 from .torch import from_torch
 
 __all__ = [
     "IMAGE_EXTENSIONS",
     "coco_results_to_frame",
+    "export",
     "from_arrays",
     "from_coco",
     "from_dataframe",
     "from_folder",
     "from_torch",
+    "import_labels",
 ]
