@@ -1,35 +1,42 @@
-"""Benchmark: nbdiag's COCO detection evaluation against pycocotools on the same data.
+"""Benchmark: nbdiag's COCO detection evaluation against pycocotools and faster-coco-eval.
 
 Run from the repository root::
 
-    python -m benchmarks.bench_detection_eval              # 5,000 images (default)
-    python -m benchmarks.bench_detection_eval --images 1000 --repeat 3
+    python -m benchmarks.bench_detection_eval                 # 1,000 and 5,000 images
+    python -m benchmarks.bench_detection_eval --images 1000 --repeat 5
+    python -m benchmarks.bench_detection_eval --skip-pycocotools   # pycocotools takes ~20 s
 
-A seeded synthetic COCO set (~7 GT and ~20 detections per image, 80 classes, all box sizes,
-crowd regions, jittered true positives, duplicates, class swaps, background false positives)
-is evaluated in one process by
+A seeded synthetic COCO set (20 classes, ~7 GT and ~20 detections per image; see
+:func:`make_dataset`) is written to JSON files once per size, and every library evaluates the
+same files, each in a fresh interpreter (so that its peak RSS is its own), alternating:
 
-- pycocotools: ``COCO`` index + ``loadRes`` + ``COCOeval.evaluate/accumulate/summarize``;
-- nbdiag: ``evaluate_detections`` (validation, IoU, matching at 10 thresholds x 4 area ranges,
-  accumulate, summarize, and the per-object matching at the default thresholds), then the
-  per-object tables (``predictions``, ``ground_truth``) it exposes;
-- nbdiag live thresholds: ``set_thresholds(iou=...)`` re-matching from the cached IoU matrices,
-  with and without rebuilding the per-object tables, and ``set_thresholds(score=...)``.
+- pycocotools: ``COCO(gt)``, ``loadRes(dt)``, ``COCOeval(bbox).evaluate/accumulate/summarize``;
+- faster-coco-eval: the same calls with ``COCOeval_faster`` (its C++ back end);
+- nbdiag: ``evaluate_detections(gt, dt)`` (validation, IoU, matching at 10 thresholds x 4
+  area ranges, accumulate, summarize, per-object matching at the default thresholds) **and**
+  the per-object tables (``predictions`` with the TIDE error types, ``ground_truth``): the
+  full evaluation. Then, in the first run, the live-threshold costs (``set_thresholds(iou=...)``
+  re-matching from the cached IoU, with and without rebuilding the per-object tables, and a
+  score change), the confusion matrix and ``error_breakdown()`` / ``error_breakdown("coco")``.
 
-The 12 stats must agree (max abs difference printed). Timings are the best of ``--repeat``
-runs; results are written to ``benchmarks/results/bench_detection_eval_<images>.json``.
+Times are wall-clock from the JSON files to the 12 numbers (imports excluded), best of
+``--repeat``; CPU times are reported too (steadier on a shared machine). Peak memory is the
+child's peak RSS, and its increase over the RSS after the imports. The 12 stats of every
+library must agree with pycocotools' (max abs difference printed). Results go to
+``benchmarks/results/bench_detection_eval_<images>.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
 import io
 import json
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -41,12 +48,20 @@ RESULTS = Path(__file__).parent / "results"
 
 def make_dataset(
     n_images: int = 5000,
-    n_classes: int = 80,
+    n_classes: int = 20,
     gt_per_image: float = 7.0,
     dets_per_image: float = 20.0,
     seed: int = 0,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Seeded synthetic COCO ground truth and results (vectorised: seconds for 5,000 images)."""
+    """Seeded synthetic COCO ground truth and results (vectorised: seconds for 5,000 images).
+
+    Ground truth: Poisson(``gt_per_image``) boxes per 640 x 480 image, log-uniform sizes from
+    6 to 400 px (all three COCO size ranges), varied aspect ratios, 1 % crowd regions, half of
+    the ``area`` values shrunk (segmentation-like areas). Detections: 80 % of the objects found
+    with a jittered box (the other 20 % missed), 15 % of those found twice (duplicates), 8 % of
+    the objects detected with a random class (class confusions), then background false
+    positives up to Poisson(``dets_per_image``) per image; scores rounded to 3 decimals (ties).
+    """
     rng = np.random.default_rng(seed)
     img_w, img_h = 640.0, 480.0
     n_gt_img = rng.poisson(gt_per_image, n_images)
@@ -113,81 +128,79 @@ def make_dataset(
     return gt, dt
 
 
-def run_pycocotools(gt: dict[str, Any], dt: list[dict[str, Any]]) -> tuple[np.ndarray, float]:
-    """pycocotools from in-memory dicts through ``summarize()``; returns (stats, seconds)."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
+LIBRARIES = ("nbdiag", "faster-coco-eval", "pycocotools")
 
-    gt, dt = copy.deepcopy(gt), copy.deepcopy(dt)  # pycocotools mutates its inputs
+
+# ---------------------------------------------------------------------------- child processes
+def _rss_mb() -> float:
+    """Peak resident set size of this process so far, in MiB (``ru_maxrss`` is KiB on Linux)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def _child_peer(lib: str, gt_path: str, dt_path: str) -> dict[str, Any]:
+    """pycocotools or faster-coco-eval, from the JSON files through ``summarize()``."""
+    if lib == "pycocotools":
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval as Eval
+    else:
+        from faster_coco_eval import COCO
+        from faster_coco_eval import COCOeval_faster as Eval
+    baseline = _rss_mb()
     with contextlib.redirect_stdout(io.StringIO()):
-        t0 = time.perf_counter()
-        coco_gt = COCO()
-        coco_gt.dataset = gt
-        coco_gt.createIndex()
-        coco_dt = coco_gt.loadRes(dt)
-        ev = COCOeval(coco_gt, coco_dt, "bbox")
+        t0, c0 = time.perf_counter(), time.process_time()
+        coco_gt = COCO(gt_path)
+        coco_dt = coco_gt.loadRes(dt_path)
+        ev = Eval(coco_gt, coco_dt, "bbox")
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
-        seconds = time.perf_counter() - t0
-    return np.asarray(ev.stats), seconds
-
-
-def _best(fn: Any, repeat: int) -> tuple[Any, float]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return out, best
-
-
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Run the benchmark, print a report, write the JSON; returns the results dict."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=5000)
-    parser.add_argument("--classes", type=int, default=80)
-    parser.add_argument("--repeat", type=int, default=1, help="best of N runs (default 1)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip-pycocotools", action="store_true")
-    args, _ = parser.parse_known_args(argv)  # tolerate `python -m benchmarks NAME` arguments
-
-    from nbdiag.evaluation.detection import evaluate_detections
-
-    t0 = time.perf_counter()
-    gt, dt = make_dataset(args.images, args.classes, seed=args.seed)
-    gen_s = time.perf_counter() - t0
-    print(
-        f"data: {args.images} images, {len(gt['annotations'])} GT, {len(dt)} detections, "
-        f"{args.classes} classes (generated in {gen_s:.1f} s)"
-    )
-    res: dict[str, Any] = {
-        "benchmark": "detection_eval",
-        "images": args.images,
-        "classes": args.classes,
-        "gt_boxes": len(gt["annotations"]),
-        "detections": len(dt),
-        "repeat": args.repeat,
-        "python": sys.version.split()[0],
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "stats": [float(v) for v in np.asarray(ev.stats)[:12]],
+        "peak_rss_mb": _rss_mb(),
+        "baseline_rss_mb": baseline,
     }
 
-    ev, nb_s = _best(lambda: evaluate_detections(gt, dt, progress=False), args.repeat)
 
-    def tables() -> None:
-        ev.set_thresholds(iou=0.5, score=0.0)
-        ev._state.pop("predictions", None)
-        ev._state.pop("ground_truth", None)
-        _ = ev.predictions, ev.ground_truth
+def _median_ms(fn: Any, n: int) -> float:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times) * 1000)
 
-    _, tables_s = _best(tables, args.repeat)
-    res["nbdiag_evaluate_s"] = nb_s
-    res["nbdiag_tables_s"] = tables_s
-    print(f"nbdiag evaluate_detections: {nb_s:.2f} s (+ per-object tables {tables_s:.2f} s)")
 
+def _child_nbdiag(gt_path: str, dt_path: str, extras: bool) -> dict[str, Any]:
+    """nbdiag's full evaluation from the JSON files: COCO numbers plus per-object tables."""
+    from nbdiag.evaluation.detection import evaluate_detections
+
+    baseline = _rss_mb()
+    t0, c0 = time.perf_counter(), time.process_time()
+    ev = evaluate_detections(gt_path, dt_path, progress=False)
+    t1 = time.perf_counter()
+    _ = ev.predictions, ev.ground_truth
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    out: dict[str, Any] = {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "evaluate_s": t1 - t0,
+        "tables_s": seconds - (t1 - t0),
+        "stats": ev.coco_stats.tolist(),
+        "peak_rss_mb": _rss_mb(),
+        "baseline_rss_mb": baseline,
+        "predictions": len(ev.predictions),
+        "ground_truth": len(ev.ground_truth),
+    }
+    if not extras:
+        return out
     # live thresholds: a fresh IoU threshold each time, so every call really re-matches
-    ious = iter(np.linspace(0.31, 0.89, 59))
+    ious = iter(np.linspace(0.31, 0.89, 100))
 
     def rematch() -> None:
         ev._matches.clear()
@@ -197,48 +210,175 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         rematch()
         _ = ev.predictions, ev.ground_truth
 
-    _, rematch_s = _best(rematch, max(args.repeat, 3))
-    _, rematch_tables_s = _best(rematch_tables, max(args.repeat, 3))
-    _, score_s = _best(lambda: ev.set_thresholds(score=0.37), max(args.repeat, 3))
-    _, cm_s = _best(lambda: (ev._state.pop("confusion_pairs", None), ev.confusion_matrix()), 1)
-    res.update(
-        rematch_iou_s=rematch_s,
-        rematch_iou_with_tables_s=rematch_tables_s,
-        rescore_s=score_s,
-        confusion_matrix_s=cm_s,
+    scores = iter(np.linspace(0.05, 0.6, 100))
+    out["rematch_iou_ms"] = _median_ms(rematch, 9)
+    out["rematch_iou_with_tables_ms"] = _median_ms(rematch_tables, 9)
+    out["rescore_with_tables_ms"] = _median_ms(
+        lambda: (ev.set_thresholds(score=float(next(scores))), ev.predictions, ev.ground_truth), 9
     )
+    ev.set_thresholds(iou=0.5, score=0.0)
+    t0 = time.perf_counter()
+    ev.confusion_matrix()
+    out["confusion_matrix_ms"] = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter()
+    breakdown = ev.error_breakdown()
+    out["error_breakdown_ms"] = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter()
+    ev.error_breakdown("coco")
+    out["error_breakdown_coco_ms"] = (time.perf_counter() - t0) * 1000
+    out["error_breakdown_AP50"] = breakdown[["count", "AP_fixed", "dAP"]].to_dict("index")
+    return out
+
+
+def _run_child(lib: str, gt_path: Path, dt_path: Path, extras: bool) -> dict[str, Any]:
+    """Run one library in a fresh interpreter (a clean peak RSS); returns its result dict."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        out = Path(f.name)
+    try:
+        cmd = [sys.executable, "-m", "benchmarks.bench_detection_eval", "--child", lib,
+               "--gt", str(gt_path), "--dt", str(dt_path), "--out", str(out)]  # fmt: skip
+        if extras:
+            cmd.append("--extras")
+        root = Path(__file__).resolve().parent.parent
+        subprocess.run(cmd, check=True, cwd=root)
+        return json.loads(out.read_text())
+    finally:
+        out.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------- one size
+def bench_size(
+    n_images: int, n_classes: int, seed: int, repeat: int, pc_repeat: int, libs: list[str]
+) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    gt, dt = make_dataset(n_images, n_classes, seed=seed)
+    gen_s = time.perf_counter() - t0
+    res: dict[str, Any] = {
+        "benchmark": "detection_eval",
+        "images": n_images,
+        "classes": n_classes,
+        "gt_boxes": len(gt["annotations"]),
+        "crowd_boxes": sum(a["iscrowd"] for a in gt["annotations"]),
+        "detections": len(dt),
+        "seed": seed,
+        "repeat": repeat,
+        "pycocotools_repeat": pc_repeat,
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+    }
     print(
-        f"set_thresholds(iou=...) re-match: {rematch_s * 1000:.0f} ms "
-        f"({rematch_tables_s * 1000:.0f} ms with the per-object tables); "
-        f"set_thresholds(score=...): {score_s * 1000:.1f} ms; confusion matrix: {cm_s * 1000:.0f} ms"
+        f"\n== {n_images} images, {res['gt_boxes']} GT ({res['crowd_boxes']} crowd), {len(dt)} "
+        f"detections, {n_classes} classes (generated in {gen_s:.1f} s)",
+        flush=True,
     )
+    runs: dict[str, list[dict[str, Any]]] = {lib: [] for lib in libs}
+    with tempfile.TemporaryDirectory(prefix="nbdiag-bench-") as tmp:
+        gt_path, dt_path = Path(tmp) / "gt.json", Path(tmp) / "dt.json"
+        gt_path.write_text(json.dumps(gt))
+        dt_path.write_text(json.dumps(dt))
+        del gt, dt
+        for r in range(max(repeat, pc_repeat)):  # alternate the libraries, keep the best
+            for lib in libs:
+                if r >= (pc_repeat if lib == "pycocotools" else repeat):
+                    continue
+                extras = lib == "nbdiag" and r == 0
+                runs[lib].append(_run_child(lib, gt_path, dt_path, extras))
+                print(f"  {lib}: {runs[lib][-1]['seconds']:.2f} s", flush=True)
 
-    if not args.skip_pycocotools:
-        stats = ev.coco_stats
-        (pc_stats, pc_s), _ = _best(lambda: run_pycocotools(gt, dt), args.repeat)
-        diff = float(np.max(np.abs(pc_stats - stats)))
-        res.update(
-            pycocotools_s=pc_s,
-            ratio_vs_pycocotools=pc_s / nb_s,
-            ratio_vs_pycocotools_with_tables=pc_s / (nb_s + tables_s),
-            max_abs_stat_diff=diff,
-            stats_nbdiag=stats.tolist(),
-            stats_pycocotools=pc_stats.tolist(),
-        )
-        print(f"pycocotools: {pc_s:.2f} s")
+    best = {lib: min(rs, key=lambda x: x["seconds"]) for lib, rs in runs.items()}
+    for lib, rs in runs.items():
+        key = lib.replace("-", "_")
+        res[f"{key}_s"] = best[lib]["seconds"]
+        res[f"{key}_cpu_s"] = min(x["cpu_seconds"] for x in rs)
+        res[f"{key}_peak_rss_mb"] = min(x["peak_rss_mb"] for x in rs)
+        res[f"{key}_added_rss_mb"] = min(x["peak_rss_mb"] - x["baseline_rss_mb"] for x in rs)
+        res[f"stats_{key}"] = best[lib]["stats"]
+    nb = runs["nbdiag"][0]
+    res.update({k: v for k, v in nb.items() if k.endswith("_ms") or k == "error_breakdown_AP50"})
+    res["nbdiag_evaluate_s"] = best["nbdiag"]["evaluate_s"]
+    res["nbdiag_tables_s"] = best["nbdiag"]["tables_s"]
+
+    # agreement of the 12 stats, and time ratios (peer time / nbdiag time: > 1 = nbdiag faster)
+    stats = {lib: np.asarray(best[lib]["stats"]) for lib in libs}
+    ref = "pycocotools" if "pycocotools" in libs else "faster-coco-eval"
+    for lib in libs:
+        if lib != ref:
+            res[f"max_abs_stat_diff_{lib.replace('-', '_')}_vs_{ref.replace('-', '_')}"] = float(
+                np.max(np.abs(stats[lib] - stats[ref]))
+            )
+        if lib != "nbdiag":
+            key = lib.replace("-", "_")
+            res[f"speedup_vs_{key}"] = res[f"{key}_s"] / res["nbdiag_s"]
+            res[f"cpu_speedup_vs_{key}"] = res[f"{key}_cpu_s"] / res["nbdiag_cpu_s"]
+
+    print(
+        f"  nbdiag full evaluation {res['nbdiag_s']:.2f} s (COCO numbers "
+        f"{res['nbdiag_evaluate_s']:.2f} s + per-object tables {res['nbdiag_tables_s']:.2f} s), "
+        f"peak RSS {res['nbdiag_peak_rss_mb']:.0f} MiB (+{res['nbdiag_added_rss_mb']:.0f} MiB "
+        "over the imports)"
+    )
+    for lib in libs:
+        if lib == "nbdiag":
+            continue
+        key = lib.replace("-", "_")
         print(
-            f"ratio pycocotools / nbdiag: {pc_s / nb_s:.1f}x "
-            f"({pc_s / (nb_s + tables_s):.1f}x including the per-object tables); "
-            f"max |stats difference| = {diff:.1e}"
+            f"  {lib}: {res[f'{key}_s']:.2f} s, peak RSS {res[f'{key}_peak_rss_mb']:.0f} MiB "
+            f"(+{res[f'{key}_added_rss_mb']:.0f} MiB); nbdiag is {res[f'speedup_vs_{key}']:.1f}x "
+            f"faster (CPU time {res[f'cpu_speedup_vs_{key}']:.1f}x)"
         )
-        if diff > 1e-12:
-            print("WARNING: the 12 COCO stats disagree with pycocotools", file=sys.stderr)
-
+    for k, v in res.items():
+        if k.startswith("max_abs_stat_diff"):
+            print(f"  {k}: {v:.1e}")
+            if v > 1e-12:
+                print(f"WARNING: the 12 COCO stats disagree ({k})", file=sys.stderr)
+    print(
+        f"  set_thresholds(iou=...) re-match: {res['rematch_iou_ms']:.0f} ms "
+        f"({res['rematch_iou_with_tables_ms']:.0f} ms with the per-object tables); "
+        f"set_thresholds(score=...) with tables: {res['rescore_with_tables_ms']:.0f} ms; "
+        f"confusion matrix: {res['confusion_matrix_ms']:.0f} ms; error_breakdown(): "
+        f"{res['error_breakdown_ms']:.0f} ms, error_breakdown('coco'): "
+        f"{res['error_breakdown_coco_ms']:.0f} ms"
+    )
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"bench_detection_eval_{args.images}.json"
+    out = RESULTS / f"bench_detection_eval_{n_images}.json"
     out.write_text(json.dumps(res, indent=2))
-    print(f"wrote {out}")
+    print(f"  wrote {out}")
     return res
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    """Run the benchmark, print a report, write the JSON; returns the results dicts."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--classes", type=int, default=20)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="best of N (nbdiag, faster-coco-eval)"
+    )
+    parser.add_argument("--pycocotools-repeat", type=int, default=1, help="best of N (pycocotools)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-pycocotools", action="store_true")
+    # internal: one library in a child process
+    parser.add_argument("--child", choices=LIBRARIES, help=argparse.SUPPRESS)
+    parser.add_argument("--gt", help=argparse.SUPPRESS)
+    parser.add_argument("--dt", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--extras", action="store_true", help=argparse.SUPPRESS)
+    args, _ = parser.parse_known_args(argv)  # tolerate `python -m benchmarks NAME` arguments
+
+    if args.child:
+        if args.child == "nbdiag":
+            result = _child_nbdiag(args.gt, args.dt, args.extras)
+        else:
+            result = _child_peer(args.child, args.gt, args.dt)
+        Path(args.out).write_text(json.dumps(result))
+        return [result]
+
+    libs = [lib for lib in LIBRARIES if not (lib == "pycocotools" and args.skip_pycocotools)]
+    return [
+        bench_size(n, args.classes, args.seed, args.repeat, args.pycocotools_repeat, libs)
+        for n in args.images
+    ]
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
@@ -235,6 +236,11 @@ class ClassificationEvaluation:
         fpr, tpr, thr = skm.roc_curve(self.y_true == k, p[:, k])
         return pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": thr})
 
+    def to_frame(self) -> pd.DataFrame:
+        """The per-sample results (a copy of :attr:`per_sample`), indexed by sample id: what
+        views and slices select from, as ``DetectionEvaluation.to_frame`` is for boxes."""
+        return self.per_sample.copy()
+
     def summary(self) -> dict[str, Any]:
         """The headline numbers as a dict."""
         out: dict[str, Any] = {
@@ -263,7 +269,7 @@ class ClassificationEvaluation:
             for k, val in self.summary().items()
         )
         return (
-            f"<b>ClassificationEvaluation</b> run <code>{self.run}</code>, "
+            f"<b>ClassificationEvaluation</b> run <code>{html.escape(str(self.run))}</code>, "
             f"{len(self.per_sample)} samples<table>{rows}</table>"
         )
 

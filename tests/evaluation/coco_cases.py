@@ -254,3 +254,77 @@ def brute_force_matches(
                 preds[pid] = ("tp", g[m]["id"])
                 truth[g[m]["id"]] = ("tp", pid)
     return preds, truth
+
+
+TIDE_FP_TYPES = ("localization", "classification", "duplicate", "background", "both")
+
+
+def brute_force_tide(
+    gt: dict[str, Any],
+    dt: list[dict[str, Any]],
+    iou_thr: float,
+    score_thr: float,
+    bg_thr: float = 0.1,
+) -> tuple[dict[int, tuple[str, Any]], dict[Any, tuple[str, Any]]]:
+    """TIDE's error types written out plainly from the definitions, on top of
+    :func:`brute_force_matches` (IoU from pycocotools' C code, crowd regions left out).
+
+    Returns ``{pred_id: (error_type, gt_id)}`` for the false positives and
+    ``{gt_id: (error_type, pred_id)}`` for the false negatives.
+    """
+    preds, truth = brute_force_matches(gt, dt, iou_thr, score_thr)
+    t_f = min(iou_thr, 1 - 1e-10)
+    t_b = min(bg_thr, t_f)
+    cat_rank = {c["id"]: i for i, c in enumerate(sorted(gt["categories"], key=lambda c: c["id"]))}
+    by_image: dict[Any, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    for i, a in enumerate(gt["annotations"]):
+        if not a.get("iscrowd"):
+            by_image[a["image_id"]].append((i, a))
+
+    def best(d: dict[str, Any], cands: list[dict[str, Any]]) -> tuple[float, Any]:
+        if not cands:
+            return 0.0, None
+        ious = np.asarray(mask_utils.iou([d["bbox"]], [g["bbox"] for g in cands], [0] * len(cands)))
+        j = int(np.argmax(ious[0]))  # first maximum
+        return (float(ious[0, j]), cands[j]["id"]) if ious[0, j] > 0 else (0.0, None)
+
+    errors: dict[int, tuple[str, Any]] = {}
+    for pid, (match, _) in preds.items():
+        if match != "fp":
+            continue
+        d = dt[pid - 1]
+        gts = by_image.get(d["image_id"], [])
+        same = [a for _, a in gts if a["category_id"] == d["category_id"]]
+        other = [
+            a for _, a in sorted(
+                ((i, a) for i, a in gts if a["category_id"] != d["category_id"]),
+                key=lambda ia: (cat_rank[ia[1]["category_id"]], ia[0]),
+            )
+        ]  # fmt: skip
+        s_iou, s_gt = best(d, same)
+        c_iou, c_gt = best(d, other)
+        if t_b <= s_iou < t_f:
+            errors[pid] = ("localization", s_gt)
+        elif c_iou >= t_f:
+            errors[pid] = ("classification", c_gt)
+        elif s_iou >= t_f:
+            errors[pid] = ("duplicate", s_gt)
+        elif max(s_iou, c_iou) <= t_b:
+            errors[pid] = ("background", None)
+        else:
+            errors[pid] = ("both", c_gt)
+    missed: dict[Any, tuple[str, Any]] = {}
+    for gid, (match, _) in truth.items():
+        if match != "fn":
+            continue
+        found = [
+            (-dt[pid - 1]["score"], pid, kind)
+            for pid, (kind, target) in errors.items()
+            if target == gid and kind in ("localization", "classification")
+        ]
+        if found:
+            _, pid, kind = min(found)
+            missed[gid] = (kind, pid)
+        else:
+            missed[gid] = ("missed", None)
+    return errors, missed

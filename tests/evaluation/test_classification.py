@@ -91,3 +91,14 @@ def test_evaluate_without_runs_says_how():
     ds = nbdiag.Dataset(pd.DataFrame({"label": ["a"]}))
     with pytest.raises(ValueError, match="add_run"):
         ds.evaluate()
+
+
+def test_to_frame_and_html(case):
+    y, p = case
+    ev = nbdiag.evaluate_classification(y, p)
+    frame = ev.to_frame()
+    pd.testing.assert_frame_equal(frame, ev.per_sample)
+    frame["correct"] = False  # a copy: the evaluation is untouched
+    assert ev.per_sample["correct"].any()
+    out = ev._repr_html_()
+    assert "ClassificationEvaluation" in out and "accuracy" in out and "<table>" in out

@@ -75,12 +75,20 @@ def test_iou_columns() -> None:
         matched["iou"].to_numpy(), p.loc[matched["matched_pred"].tolist(), "iou"].to_numpy()
     )
     fp = p[p["match"] == "fp"]
-    # a FP overlapping a same-class GT enough lost it to a higher-scoring prediction (TIDE
-    # tests the class error first)
+    # a FP overlapping a same-class GT enough lost it to a higher-scoring prediction, unless it
+    # overlaps a GT of another class as well (TIDE tests the class error before the duplicate)
     assert fp.loc[fp["iou"] >= 0.5, "error_type"].isin(["duplicate", "classification"]).all()
     assert (fp["error_type"] == "duplicate").sum() > 0
     assert fp["error_type"].notna().all() and tp["error_type"].isna().all()
-    assert set(g.loc[g["match"] == "fn", "error_type"]) <= {"missed"}
+    # a missed GT is "missed" unless a classification / localization FP points at it
+    fn = g[g["match"] == "fn"]
+    assert fn["error_type"].notna().all() and g.loc[g["match"] != "fn", "error_type"].isna().all()
+    assert set(fn["error_type"]) == {"missed", "classification", "localization"}
+    found = fn[fn["error_type"] != "missed"]
+    by = p.loc[found["error_pred"].tolist()]
+    assert by["error_type"].tolist() == found["error_type"].tolist()
+    assert by["error_gt"].tolist() == found.index.tolist()
+    assert fn.loc[fn["error_type"] == "missed", "error_pred"].isna().all()
 
 
 # ---------------------------------------------------------------- live thresholds
@@ -110,15 +118,17 @@ def test_set_thresholds_never_recomputes_iou(monkeypatch) -> None:
     gt, dt = make_case(2)
     ev = evaluate_detections(gt, dt, progress=False)
     _ = ev.confusion_matrix()  # cross-class overlaps are cached on first use
+    _ = ev.error_breakdown("coco")
 
     def boom(*args, **kwargs):
         raise AssertionError("IoU recomputed")
 
     monkeypatch.setattr(_coco, "iou_indexed", boom)
-    monkeypatch.setattr(_confusion, "iou_pairs", boom)
+    monkeypatch.setattr(_confusion, "iou_indexed", boom)
     for iou in (0.33, 0.66, 0.99):
         ev.set_thresholds(iou=iou, score=0.2)
         _ = ev.predictions, ev.ground_truth, ev.confusion_matrix(), ev.per_class
+        _ = ev.error_breakdown(), ev.error_breakdown("coco")
 
 
 def test_threshold_validation() -> None:
@@ -285,9 +295,12 @@ def test_from_frames_equals_coco(seed: int) -> None:
     assert list(a.index) == [f"p{i}" for i in b.index]
     assert a["match"].tolist() == b["match"].tolist()
     assert a["matched_gt"].tolist() == b["matched_gt"].tolist()
+    pred_ids = ["matched_pred", "error_pred"]  # prediction ids differ: "p1" vs 1
     pd.testing.assert_frame_equal(
-        ev.ground_truth.drop(columns="matched_pred"), coco.ground_truth.drop(columns="matched_pred")
+        ev.ground_truth.drop(columns=pred_ids), coco.ground_truth.drop(columns=pred_ids)
     )
+    assert a["error_type"].tolist() == b["error_type"].tolist()
+    assert a["error_gt"].tolist() == b["error_gt"].tolist()
     # without an area column, w * h decides the size ranges
     no_area = DetectionEvaluation.from_frames(
         g.drop(columns="area"), p, images, classes, progress=False

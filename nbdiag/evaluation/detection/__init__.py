@@ -1,5 +1,6 @@
 """Object-detection evaluation: pycocotools-exact COCO numbers, per-object results (TP/FP/FN,
-IoU, matched ids), live IoU/score thresholds, AP by size and a detection confusion matrix.
+IoU, matched ids), live IoU/score thresholds, AP by size, a detection confusion matrix and
+TIDE-style error attribution with the AP each error type costs (``error_breakdown``).
 
 Public API: :func:`evaluate_detections` (COCO files), :class:`DetectionEvaluation`
 (``from_frames``, ``from_dataset``), :func:`evaluate_detection_run` (``ds.evaluate(run)``),
@@ -14,6 +15,7 @@ from ._coco import (
     MAX_DETS,
     RECALL_THRESHOLDS,
 )
+from ._errors import BACKGROUND_IOU, ERROR_TYPES, SPECIAL_ERRORS
 from ._evaluation import (
     BACKGROUND,
     DetectionEvaluation,
@@ -26,6 +28,9 @@ __all__ = [
     "AREA_LABELS",
     "AREA_RANGES",
     "BACKGROUND",
+    "BACKGROUND_IOU",
+    "ERROR_TYPES",
+    "SPECIAL_ERRORS",
     "COCO_STAT_NAMES",
     "IOU_THRESHOLDS",
     "MAX_DETS",

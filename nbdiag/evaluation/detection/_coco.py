@@ -136,6 +136,99 @@ def evaluate(index: Index, progress: Any = None) -> CocoResult:
     return CocoResult(precision, recall, summarize(precision, recall), match)
 
 
+def recall_cuts(npig: np.ndarray) -> np.ndarray:
+    """``cut[..., r]``: the smallest TP count ``c`` with ``fl(c / npig) >= recThrs[r]``.
+
+    pycocotools samples the precision at ``searchsorted(tp / npig, recThrs, "left")``; the
+    number of elements with ``fl(tp / npig) < r`` is the number with ``tp < cut[r]``, found from
+    the very same float divisions. ``npig`` is an integer array of any shape (0: no cut, zeros).
+    """
+    npig = np.asarray(npig, dtype=np.int64)
+    cut = np.zeros((*npig.shape, len(RECALL_THRESHOLDS)), dtype=np.int64)
+    cache: dict[int, np.ndarray] = {}
+    for pos in zip(*np.nonzero(npig), strict=True):
+        n = int(npig[pos])
+        if n not in cache:
+            cache[n] = np.searchsorted(np.arange(n + 1) / n, RECALL_THRESHOLDS, side="left")
+        cut[pos] = cache[n]
+    return cut
+
+
+def precision_recall(
+    tp: np.ndarray, fp: np.ndarray, bounds: np.ndarray, npig: np.ndarray, cut: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One (area range, maxDets) cell of ``COCOeval.accumulate``, for ``T`` rows at once.
+
+    Parameters
+    ----------
+    tp, fp : numpy.ndarray of bool
+        ``(T, n)``: true / false positive flags (both false: ignored) of the evaluated
+        predictions, ordered by class, then as pycocotools orders a class's detections
+        (descending score, ties by image then rank).
+    bounds : numpy.ndarray
+        ``(K + 1,)``: the predictions of class ``k`` are ``bounds[k]:bounds[k + 1]``.
+    npig : numpy.ndarray
+        ``(K,)`` number of non-ignored ground truths per class.
+    cut : numpy.ndarray
+        ``(K, R)``: :func:`recall_cuts` of ``npig``.
+
+    Returns
+    -------
+    precision, recall : numpy.ndarray
+        ``(T, R, K)`` interpolated precision sampled at the recall thresholds and ``(T, K)``
+        final recall, ``-1`` for classes without ground truth (pycocotools' conventions).
+
+    Notes
+    -----
+    pycocotools computes ``pr = tp / (fp + tp + eps)`` at every position of a class's list,
+    takes its suffix maximum (the envelope) and reads it where the recall first reaches each
+    threshold. Only true positives matter: the recall first reaches a level at a true positive
+    (or at the first position, for level 0), and past a true positive the precision only drops
+    (false positives) or stays (ignored detections) until the next one. So the envelope at a
+    true positive is the maximum over the true positives from there on, and only their
+    precision is computed, from exact integer counts: the same floats as pycocotools'.
+    """
+    n_thr, n = tp.shape
+    n_cls = len(npig)
+    has_gt = npig > 0
+    recall = np.zeros((n_thr, n_cls))
+    seg = np.repeat(np.arange(n_cls), np.diff(bounds))  # class of each prediction
+    # the evaluated (not ignored) predictions, row-major: blocks of (row, class), by position
+    counted = np.flatnonzero(tp | fp)
+    in_counted = np.flatnonzero(tp.ravel()[counted])  # each true positive's index in counted
+    flat = counted[in_counted]
+    row, pos = np.divmod(flat, max(n, 1))
+    cls = seg[pos]
+    block = row * n_cls + cls
+    n_blocks = n_thr * n_cls
+    block_start = np.searchsorted(block, np.arange(n_blocks + 1))
+    total = np.diff(block_start).reshape(n_thr, n_cls)  # true positives per (row, class)
+    tp_count = np.arange(1, len(flat) + 1) - block_start[block]
+    # false positives so far = evaluated predictions so far - true positives so far
+    first = (np.arange(n_thr)[:, None] * n + bounds[None, :-1]).ravel()
+    counted_start = np.searchsorted(counted, first)  # per (row, class)
+    fp_count = in_counted - counted_start[block] + 1 - tp_count
+    tpf = tp_count.astype(np.float64)
+    pr = tpf / (fp_count.astype(np.float64) + tpf + np.spacing(1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall[:] = total / np.where(has_gt, npig, 1)
+    recall = np.where(has_gt, recall, -1.0)
+    # sample: the true positive whose count first reaches cut (level 0: the first one); the
+    # envelope is the suffix maximum, from the block maxima between consecutive samples
+    need = np.maximum(cut, 1)[None, :, :]  # (1, K, R)
+    inside = need <= total[:, :, None]  # (T, K, R)
+    starts = block_start[:-1].reshape(n_thr, n_cls, 1)
+    ends = block_start[1:].reshape(n_thr, n_cls, 1)
+    sample = np.minimum(starts + need - 1, ends)
+    values = np.concatenate([pr, [0.0]])
+    block_max = np.maximum.reduceat(values, sample.ravel()).reshape(sample.shape)
+    block_max[~inside] = 0.0
+    q = np.maximum.accumulate(block_max[:, :, ::-1], axis=2)[:, :, ::-1]
+    q[~inside] = 0.0
+    precision = np.where(has_gt[None, :, None], q, -1.0).transpose(0, 2, 1)
+    return precision, recall
+
+
 def accumulate(
     index: Index, match: np.ndarray, gt_ignore: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -145,7 +238,8 @@ def accumulate(
     rank) reproduces pycocotools' per-class concatenation in image order followed by a
     mergesort on -score. Cumulative TP/FP counts are integers (exact); recall sampling uses
     ``searchsorted`` on those integers with per-class cut-offs derived from the very same float
-    divisions pycocotools performs, so the sampled indices are identical.
+    divisions pycocotools performs, so the sampled indices are identical
+    (:func:`precision_recall`).
     """
     n_thr, n_rec = len(IOU_THRESHOLDS), len(RECALL_THRESHOLDS)
     n_cls, n_areas, n_max = len(index.problem.class_names), len(AREA_RANGES), len(MAX_DETS)
@@ -156,70 +250,33 @@ def accumulate(
 
     # number of non-ignored GT per (area range, class)
     npig = np.stack([np.bincount(index.g_cls[~ig], minlength=n_cls) for ig in gt_ignore])
-    # cut[a, k, r]: the smallest TP count c with fl(c / npig) >= recThrs[r] (pycocotools' rc)
-    cut = np.zeros((n_areas, n_cls, n_rec), dtype=np.int64)
-    cache: dict[int, np.ndarray] = {}
-    for a, k in zip(*np.nonzero(npig), strict=True):
-        n = int(npig[a, k])
-        if n not in cache:
-            cache[n] = np.searchsorted(np.arange(n + 1) / n, RECALL_THRESHOLDS, side="left")
-        cut[a, k] = cache[n]
-    big = int(npig.max()) + 2
+    cut = recall_cuts(npig)
 
     keep = np.flatnonzero(index.d_keep)
     cls, img, rank = index.d_cls[keep], index.d_img[keep], index.d_rank[keep]
     order = np.lexsort((rank, img, -index.d_score[keep], cls))
-    area_out = index.area_ignore(index.d_area[keep])
-    rows = np.arange(n_thr)[:, None]
-    for m, max_det in enumerate(MAX_DETS):
-        o = order[rank[order] < max_det]
-        n = len(o)
-        bounds = np.searchsorted(cls[o], np.arange(n_cls + 1))
-        starts, nd = bounds[:-1], np.diff(bounds)
-        seg = np.repeat(np.arange(n_cls), nd)  # class of each element
-        nonempty = np.flatnonzero(nd)
-        last = bounds[1:][nonempty] - 1
-        # sort keys for the recall sampling: (row, class) blocks, then the TP count
-        block_key = (rows * n_cls + seg) * big  # (T, n)
-        block_start = rows[:, :, None] * n + starts[None, :, None]  # (T, K, 1) flat position
-        mo = match[:, :, keep[o]]  # (A, T, n)
-        for a in range(n_areas):
-            has_gt = npig[a] > 0
-            if not has_gt.any():
-                continue
-            if n == 0:  # no predictions at all: precision and recall 0 where GT exists
-                recall[:, :, a, m] = np.where(has_gt, 0.0, -1.0)
-                precision[:, :, :, a, m] = np.where(has_gt, 0.0, -1.0)
-                continue
-            matched = mo[a] >= 0
-            ig = np.where(matched, gt_ignore[a][np.maximum(mo[a], 0)], area_out[a, o][None, :])
-            tp_c = np.cumsum(matched & ~ig, axis=1, dtype=np.int64)
-            fp_c = np.cumsum(~matched & ~ig, axis=1, dtype=np.int64)
-            # restart the running counts at every class boundary (integers: exact)
-            tp_i = tp_c - np.where(starts > 0, tp_c[:, np.maximum(starts - 1, 0)], 0)[:, seg]
-            fp_i = fp_c - np.where(starts > 0, fp_c[:, np.maximum(starts - 1, 0)], 0)[:, seg]
-            tp = tp_i.astype(dtype=float)
-            fp = fp_i.astype(dtype=float)
-            pr = tp / (fp + tp + np.spacing(1))
-            # recall: last cumulative value of each class (0 when it has no predictions)
-            rec = np.zeros((n_thr, n_cls))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rec[:, nonempty] = tp[:, last] / npig[a, nonempty]
-            recall[:, :, a, m] = np.where(has_gt, rec, -1.0)
-            # pycocotools: inds = searchsorted(rc, recThrs, "left"), i.e. the number of
-            # elements with fl(tp / npig) < r, i.e. with tp < cut[a, k, r]
-            key = (tp_i + block_key).ravel()
-            query = cut[a][None, :, :] + ((rows * n_cls + np.arange(n_cls)) * big)[:, :, None]
-            pos = np.searchsorted(key, query.ravel(), side="left").reshape(n_thr, n_cls, n_rec)
-            inside = pos - block_start < nd[None, :, None]
-            # q = max(pr[pos:class end]) (the interpolated envelope), 0 past the class end:
-            # the maxima over the blocks between consecutive sample positions, then a suffix max
-            flat = np.concatenate([pr.ravel(), [0.0]])
-            block_max = np.maximum.reduceat(flat, pos.ravel()).reshape(pos.shape)
-            block_max[~inside] = 0.0
-            q = np.maximum.accumulate(block_max[:, :, ::-1], axis=2)[:, :, ::-1]
-            q[~inside] = 0.0
-            precision[:, :, :, a, m] = np.where(has_gt[None, :, None], q, -1.0).transpose(0, 2, 1)
+    area_out = index.area_ignore(index.d_area[keep][order])
+    mo_all = match[:, :, keep[order]]  # (A, T, n)
+    ranks = rank[order]
+    subsets = []  # per maxDets: columns of ``order`` taking part, and class bounds
+    for max_det in MAX_DETS:
+        cols = None if max_det >= index.max_dets else np.flatnonzero(ranks < max_det)
+        c = cls[order] if cols is None else cls[order][cols]
+        subsets.append((cols, np.searchsorted(c, np.arange(n_cls + 1))))
+    for a in range(n_areas):
+        if not (npig[a] > 0).any():
+            continue
+        mo = mo_all[a]
+        matched = mo >= 0
+        ig = np.where(matched, gt_ignore[a][np.maximum(mo, 0)], area_out[a][None, :])
+        tp_a = matched & ~ig
+        fp_a = ~matched & ~ig
+        for m, (cols, bounds) in enumerate(subsets):
+            tp = tp_a if cols is None else tp_a[:, cols]
+            fp = fp_a if cols is None else fp_a[:, cols]
+            p, r = precision_recall(tp, fp, bounds, npig[a], cut[a])
+            precision[:, :, :, a, m] = p
+            recall[:, :, a, m] = r
     return precision, recall
 
 

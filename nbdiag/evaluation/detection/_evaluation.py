@@ -20,6 +20,17 @@ from ._coco import (
 )
 from ._confusion import CrossPairs, cross_class_pairs, second_pass
 from ._data import Problem, problem_from_coco, problem_from_frames
+from ._errors import (
+    BACKGROUND_IOU,
+    ERROR_TYPES,
+    SPECIAL_ERRORS,
+    Attribution,
+    Overlaps,
+    attribute,
+    fixed_precision,
+    mean_ap,
+    overlaps,
+)
 
 if TYPE_CHECKING:
     from ...dataset import Dataset
@@ -27,12 +38,8 @@ if TYPE_CHECKING:
 BACKGROUND = "background"
 #: categories of the ``match`` columns (predictions: tp/fp/ignored; ground truth: tp/fn/ignored)
 MATCH_KINDS = ("tp", "fp", "fn", "ignored")
-#: categories of the ``error_type`` columns (TIDE-style hints; "missed" is for ground truth)
-ERROR_TYPES = ("localization", "classification", "duplicate", "background", "both", "missed")
 #: categories of ``confusion_pairs.kind``
 PAIR_KINDS = ("tp", "confusion", "fp", "fn")
-#: distance below which a prediction overlaps nothing (TIDE's background threshold)
-BACKGROUND_IOU = 0.1
 #: show a progress bar from this many images on
 PROGRESS_MIN_IMAGES = 1000
 _MATCH_CACHE_SIZE = 16
@@ -107,6 +114,11 @@ class DetectionEvaluation:
     all, because greedy matching by descending score makes the matches of the predictions above
     a score threshold independent of those below it.
 
+    **Errors** (``error_type`` columns, :meth:`error_breakdown`): every false positive and false
+    negative is attributed to one of TIDE's six error types (Bolya et al., 2020) at the chosen
+    IoU threshold, and ``error_breakdown`` gives the AP each type costs (TIDE's oracle fixes,
+    with the same AP code as the COCO numbers).
+
     Parameters
     ----------
     problem : Problem
@@ -154,6 +166,8 @@ class DetectionEvaluation:
                 bar.close()
         self._matches: dict[float, np.ndarray] = {}
         self._cross: CrossPairs | None = None
+        self._overlaps: Overlaps | None = None
+        self._breakdowns: dict[tuple[tuple[float, ...], float], pd.DataFrame] = {}
         self._iou_threshold = iou_threshold
         self._score_threshold = score_threshold
         self._state: dict[str, Any] = {}
@@ -288,10 +302,10 @@ class DetectionEvaluation:
         self._matches[iou] = match
         return match
 
-    def _rematch(self) -> None:
+    def _view(self, match: np.ndarray, score: float) -> dict[str, Any]:
+        """Per-object status of every (sorted) prediction and ground truth for one matching."""
         ix = self._index
-        match = self._match_at(self._iou_threshold)
-        active = ix.d_score >= self._score_threshold  # kept in the per-object view
+        active = ix.d_score >= score  # kept in the per-object view
         matched = match >= 0
         to_crowd = matched & ix.g_crowd[np.maximum(match, 0)] if len(ix.g_crowd) else matched
         ignored = ~ix.d_keep | to_crowd
@@ -300,14 +314,21 @@ class DetectionEvaluation:
         gt_match = np.full(len(ix.g_crowd), -1, dtype=np.int64)
         det = np.flatnonzero(tp)
         gt_match[match[det]] = det
-        self._state = {
+        # what COCO's accumulate evaluates (area "all", maxDets 100): not ignored
+        area_out = ix.area_ignore(ix.d_area)[0]
+        evaluated = active & ix.d_keep & ~to_crowd & ~(~matched & area_out)
+        return {
             "match": match,
             "active": active,
             "tp": tp,
             "fp": fp,
             "ignored": active & ignored,
             "gt_match": gt_match,
+            "evaluated": evaluated,
         }
+
+    def _rematch(self) -> None:
+        self._state = self._view(self._match_at(self._iou_threshold), self._score_threshold)
 
     # ------------------------------------------------------------------ COCO numbers
     @property
@@ -366,25 +387,27 @@ class DetectionEvaluation:
             best[g[starts]] = np.maximum.reduceat(v, starts)
         return best
 
-    def _error_types(self) -> np.ndarray:
-        """TIDE-style hint per sorted prediction: codes into ERROR_TYPES, -1 for non-FP."""
-        ix, st = self._index, self._state
-        cross = self._cross_pairs().best
-        same = ix.d_best_iou
-        thr = self._iou_threshold
-        fp = st["fp"]
-        kinds = np.select(
-            [
-                (same >= BACKGROUND_IOU) & (same < thr),
-                cross >= thr,
-                same >= thr,
-                np.maximum(same, cross) < BACKGROUND_IOU,
-            ],
-            [0, 1, 2, 3],
-            default=4,
+    def _get_overlaps(self) -> Overlaps:
+        if self._overlaps is None:
+            self._overlaps = overlaps(self._index, self._cross_pairs())
+        return self._overlaps
+
+    def _attribution(
+        self, state: dict[str, Any] | None = None, iou: float | None = None
+    ) -> Attribution:
+        """TIDE attribution of a view (default: the current one, at the current IoU threshold)."""
+        if state is None:
+            if "attribution" not in self._state:
+                self._state["attribution"] = self._attribution(self._state, self._iou_threshold)
+            return self._state["attribution"]
+        return attribute(
+            self._get_overlaps(),
+            state["fp"],
+            state["gt_match"],
+            self._index.g_crowd,
+            self._iou_threshold if iou is None else iou,
+            BACKGROUND_IOU,
         )
-        kinds[~fp] = -1
-        return kinds
 
     @property
     def predictions(self) -> pd.DataFrame:
@@ -393,13 +416,18 @@ class DetectionEvaluation:
         Columns: ``sample_id``, ``label`` (categorical), ``score``, ``match`` (categorical:
         ``"tp"``, ``"fp"`` or ``"ignored"``: matched to a crowd region, or beyond the top 100 of
         its image and class), ``iou`` (with its match; for a false positive, its best IoU with a
-        same-class, non-crowd ground truth, 0 if none), ``matched_gt`` (object id or None), and
-        ``error_type`` (categorical, missing except for false positives) — a TIDE-style hint
-        (Bolya et al., 2020), tested in this order:
-        ``"localization"`` (same-class IoU in [0.1, t)), ``"classification"`` (IoU >= t with a GT
-        of another class), ``"duplicate"`` (IoU >= t with a same-class GT already matched by a
-        higher-scoring prediction), ``"background"`` (IoU < 0.1 with every GT), else ``"both"``
-        (wrong class and poorly localised).
+        same-class, non-crowd ground truth, 0 if none), ``matched_gt`` (object id or None),
+        ``error_type`` (categorical, missing except for false positives) and ``error_gt`` (the
+        ground truth the error is about, or None).
+
+        ``error_type`` is TIDE's attribution (Bolya et al., 2020) with ``t_f`` = the IoU
+        threshold and ``t_b`` = 0.1, tested in this order: ``"localization"`` (best same-class
+        IoU in ``[t_b, t_f)``; ``error_gt`` = that GT), ``"classification"`` (IoU >= ``t_f``
+        with a GT of another class; ``error_gt`` = that GT), ``"duplicate"`` (IoU >= ``t_f``
+        with a same-class GT already matched by a higher-scoring prediction; ``error_gt`` = that
+        GT), ``"background"`` (IoU <= ``t_b`` with every GT), else ``"both"`` (wrong class and
+        poorly placed; ``error_gt`` = the other-class GT it overlaps most). Overlaps ignore
+        crowd regions. :meth:`error_breakdown` gives the AP each type costs.
         """
         if "predictions" in self._state:
             return self._state["predictions"]
@@ -413,7 +441,10 @@ class DetectionEvaluation:
         iou[det] = ix.pair_iou(det, match[det])
         matched_gt = np.full(n, None, dtype=object)
         matched_gt[det] = p.gt.ids[ix.gt_order[match[det]]]
-        error = self._error_types()
+        att = self._attribution()
+        error_gt = np.full(n, None, dtype=object)
+        has = att.target >= 0
+        error_gt[has] = p.gt.ids[ix.gt_order[att.target[has]]]
         # back to input order, keeping the active predictions
         inv = np.empty(n, dtype=np.int64)
         inv[ix.dt_order] = np.arange(n)
@@ -426,7 +457,8 @@ class DetectionEvaluation:
                 "match": _cat(status[rows], MATCH_KINDS),
                 "iou": iou[rows],
                 "matched_gt": matched_gt[rows],
-                "error_type": _cat(error[rows], ERROR_TYPES),
+                "error_type": _cat(att.kind[rows], ERROR_TYPES),
+                "error_gt": error_gt[rows],
             },
             index=pd.Index(p.dt.ids[ix.dt_order[rows]], name="object_id"),
         )
@@ -441,7 +473,12 @@ class DetectionEvaluation:
         ``"tp"``, ``"fn"``, or ``"ignored"`` for crowd regions), ``matched`` (bool),
         ``matched_pred`` (object id or None), ``iou`` (with its match; for a missed box, its best
         IoU with a same-class prediction above the score threshold, 0 if none), ``error_type``
-        (categorical: ``"missed"`` for false negatives, else missing).
+        and ``error_pred`` (for false negatives, else missing / None).
+
+        ``error_type`` follows TIDE (see :attr:`predictions`): a false negative is
+        ``"classification"`` or ``"localization"`` when a false positive of that type points at
+        it (it was found, with the wrong class or a poor box; ``error_pred`` = that prediction,
+        the highest-scoring one if several), else ``"missed"``.
         """
         if "ground_truth" in self._state:
             return self._state["ground_truth"]
@@ -455,7 +492,10 @@ class DetectionEvaluation:
         iou[g] = ix.pair_iou(gm[g], g)
         matched_pred = np.full(n, None, dtype=object)
         matched_pred[g] = p.dt.ids[ix.dt_order[gm[g]]]
-        error = np.where(status == 2, 5, -1)
+        att = self._attribution()
+        error_pred = np.full(n, None, dtype=object)
+        by = att.gt_by >= 0
+        error_pred[by] = p.dt.ids[ix.dt_order[att.gt_by[by]]]
         inv = np.empty(n, dtype=np.int64)
         inv[ix.gt_order] = np.arange(n)
         frame = pd.DataFrame(
@@ -467,7 +507,8 @@ class DetectionEvaluation:
                 "matched": hit[inv],
                 "matched_pred": matched_pred[inv],
                 "iou": iou[inv],
-                "error_type": _cat(error[inv], ERROR_TYPES),
+                "error_type": _cat(att.gt_kind[inv], ERROR_TYPES),
+                "error_pred": error_pred[inv],
             },
             index=pd.Index(p.gt.ids, name="object_id"),
         )
@@ -477,13 +518,121 @@ class DetectionEvaluation:
     def to_frame(self) -> pd.DataFrame:
         """Per-object results of predictions and ground truth in one table indexed by object id
         (joinable to ``Dataset.objects``): ``role`` (``"pred"``/``"gt"``), ``sample_id``,
-        ``label``, ``score``, ``match``, ``iou``, ``matched_id``, ``error_type``."""
-        pred = self.predictions.rename(columns={"matched_gt": "matched_id"}).assign(role="pred")
-        gt = self.ground_truth.rename(columns={"matched_pred": "matched_id"}).assign(
-            role="gt", score=np.nan
-        )
-        cols = ["role", "sample_id", "label", "score", "match", "iou", "matched_id", "error_type"]
+        ``label``, ``score``, ``match``, ``iou``, ``matched_id``, ``error_type``, ``error_id``
+        (``error_gt`` of a prediction, ``error_pred`` of a ground truth)."""
+        pred = self.predictions.rename(
+            columns={"matched_gt": "matched_id", "error_gt": "error_id"}
+        ).assign(role="pred")
+        gt = self.ground_truth.rename(
+            columns={"matched_pred": "matched_id", "error_pred": "error_id"}
+        ).assign(role="gt", score=np.nan)
+        cols = [
+            "role", "sample_id", "label", "score", "match", "iou", "matched_id", "error_type",
+            "error_id",
+        ]  # fmt: skip
         return pd.concat([pred[cols], gt[cols]])
+
+    # ------------------------------------------------------------------ error attribution
+    def _fixed_precision(
+        self, t: float, fixes: Sequence[str | None]
+    ) -> tuple[list[np.ndarray], Attribution]:
+        """``(R, K)`` COCO precision at IoU ``t`` (as ``t_f``) after each oracle fix."""
+        if t == self._iou_threshold:
+            st, att = self._state, self._attribution()
+        else:
+            st = self._view(self._match_at(t), self._score_threshold)
+            att = self._attribution(st, t)
+        ov = self._get_overlaps()
+        out = [
+            fixed_precision(self._index, ov, att, st["evaluated"], st["tp"], fix) for fix in fixes
+        ]
+        return out, att
+
+    def error_breakdown(self, iou: float | str | None = None) -> pd.DataFrame:
+        """The AP each TIDE error type costs (Bolya et al., 2020): ``dAP`` = AP after an oracle
+        fixes every error of that type, minus AP.
+
+        Errors are those of the per-object ``error_type`` columns (see :attr:`predictions`,
+        :attr:`ground_truth`): TIDE's definitions with ``t_f`` = the IoU threshold and
+        ``t_b`` = 0.1. The oracle fixes are TIDE's: a classification / localization false
+        positive becomes the true positive of the (unmatched) ground truth it points at, the
+        highest-scoring one when several point at the same one, the others are removed; both,
+        duplicate and background false positives are removed; missed ground truths are removed.
+        Two "special" rows fix every false positive, or every false negative. Each fix is
+        applied alone, to the original predictions. AP is COCO's (101-point interpolated
+        precision, area "all", 100 detections per image and class, mean over the classes with
+        ground truth; a class whose ground truth the fix removes entirely drops out), computed
+        by the same code as :attr:`coco_stats`, over the predictions scoring at least the score
+        threshold: with the default score threshold, ``AP`` equals ``coco_stats`` (``AP50`` at
+        IoU 0.5, ``AP`` with ``iou="coco"``).
+
+        Parameters
+        ----------
+        iou : float or "coco", optional
+            ``t_f`` and the IoU threshold of the AP; default the current :attr:`iou_threshold`
+            (0.5 unless changed: AP50, as TIDE reports). ``"coco"``: every COCO threshold
+            0.50:0.95 in turn (errors attributed at each), AP averaged as COCO's AP.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by error type (``classification``, ``localization``, ``both``,
+            ``duplicate``, ``background``, ``missed``, then ``false_positives``,
+            ``false_negatives``). Columns: ``group`` (``"main"`` / ``"special"``), ``count``
+            (the errors of that type: false positives, or false negatives for ``missed`` and
+            ``false_negatives``; with ``"coco"`` the mean over the ten thresholds), ``AP``
+            (before any fix), ``AP_fixed``, ``dAP`` (NaN where no class has ground truth).
+            ``attrs`` hold ``metric``, ``iou``, ``background_iou`` and ``score_threshold``.
+        """
+        if isinstance(iou, str):
+            if iou != "coco":
+                raise ValueError(f"iou must be a number in (0, 1], 'coco' or None, got {iou!r}")
+            thresholds = [float(t) for t in IOU_THRESHOLDS]
+            metric = "AP"
+        else:
+            t = self._iou_threshold if iou is None else _check_iou_threshold(iou)
+            thresholds = [t]
+            metric = "AP50" if t == 0.5 else ("AP75" if t == 0.75 else f"AP@{t:g}")
+        key = (tuple(thresholds), self._score_threshold)
+        if key in self._breakdowns:
+            return self._breakdowns[key].copy()
+        fixes: list[str | None] = [None, *ERROR_TYPES, *SPECIAL_ERRORS]
+        per_fix: list[list[np.ndarray]] = [[] for _ in fixes]
+        counts = np.zeros(len(fixes) - 1)
+        for t in thresholds:
+            precs, att = self._fixed_precision(t, fixes)
+            for i, prec in enumerate(precs):
+                per_fix[i].append(prec)
+            n_fp = int((att.kind >= 0).sum())
+            counts += [
+                *(np.bincount(att.kind[att.kind >= 0], minlength=len(ERROR_TYPES))[:-1]),
+                int((att.gt_kind == ERROR_TYPES.index("missed")).sum()),
+                n_fp,
+                int(att.fn.sum()),
+            ]
+        aps = [mean_ap(np.stack(p)) for p in per_fix]
+        base = aps[0]
+        names = [*ERROR_TYPES, *SPECIAL_ERRORS]
+        frame = pd.DataFrame(
+            {
+                "group": ["main"] * len(ERROR_TYPES) + ["special"] * len(SPECIAL_ERRORS),
+                "count": counts / len(thresholds) if len(thresholds) > 1 else counts.astype(int),
+                "AP": base,
+                "AP_fixed": aps[1:],
+                "dAP": np.asarray(aps[1:]) - base,
+            },
+            index=pd.Index(names, name="error_type"),
+        )
+        frame.attrs = {
+            "metric": metric,
+            "iou": "0.50:0.95" if len(thresholds) > 1 else thresholds[0],
+            "background_iou": BACKGROUND_IOU,
+            "score_threshold": self._score_threshold,
+        }
+        if len(self._breakdowns) >= _MATCH_CACHE_SIZE:
+            self._breakdowns.pop(next(iter(self._breakdowns)))
+        self._breakdowns[key] = frame
+        return frame.copy()
 
     # ------------------------------------------------------------------ summary numbers
     def _counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -782,14 +931,25 @@ class DetectionEvaluation:
         coco = "".join(
             f"<tr><th>{html.escape(k)}</th><td>{s[k]:.3f}</td></tr>" for k in COCO_STAT_NAMES
         )
+        errors = self.error_breakdown()
+        metric = html.escape(str(errors.attrs["metric"]))
+        err_rows = "".join(
+            f"<tr><th>{html.escape(str(name))}</th><td>{int(row['count'])}</td>"
+            f"<td>{row['dAP']:+.3f}</td></tr>"
+            for name, row in errors.iterrows()
+        )
         return (
             "<div class='nbdiag-detection-evaluation'><b>nbdiag.DetectionEvaluation</b> "
             f"{s['images']} images, {s['gt_boxes']} ground-truth boxes, {s['pred_boxes']} predictions"
-            f"<table><tr><th colspan=2>COCO (pycocotools-exact)</th></tr>{coco}"
-            f"<tr><th colspan=2>at IoU {s['iou_threshold']:g}, score &ge; {s['score_threshold']:g}</th></tr>"
+            "<div style='display:flex;gap:2em;align-items:flex-start'>"
+            f"<table><tr><th colspan=2>COCO (pycocotools-exact)</th></tr>{coco}</table>"
+            f"<table><tr><th colspan=2>at IoU {s['iou_threshold']:g}, score &ge; {s['score_threshold']:g}</th></tr>"
             f"<tr><th>precision</th><td>{s['precision']:.3f}</td></tr>"
             f"<tr><th>recall</th><td>{s['recall']:.3f}</td></tr>"
-            f"<tr><th>F1</th><td>{s['f1']:.3f}</td></tr></table></div>"
+            f"<tr><th>F1</th><td>{s['f1']:.3f}</td></tr></table>"
+            f"<table><tr><th colspan=3>errors (TIDE): {metric} gained by fixing</th></tr>"
+            f"<tr><th></th><th>count</th><th>d{metric}</th></tr>{err_rows}</table>"
+            "</div></div>"
         )
 
 
