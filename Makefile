@@ -14,17 +14,18 @@ STAMPS  := $(VENV)/.stamps
 CHROMIUM ?= /usr/bin/chromium
 ARGS    ?=
 JS_SRC  := $(shell find js/src -type f 2>/dev/null) js/build.mjs js/package.json
-BUNDLE  := nbdiag/static/confusion_matrix.js
+BUNDLE  := nbdiag/static/confusion_matrix.js nbdiag/static/image_grid.js nbdiag/static/scatter.js nbdiag/static/histogram.js
 
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help demo test setup setup-test lint pytest pytest-unit e2e jstest js bench clean
+.PHONY: help demo test setup setup-test lint pytest pytest-unit e2e jstest js docs bench clean
 
 help:
 	@echo "make demo        set up .venv (torch, nbdiag[all], JS bundle) and start JupyterLab"
 	@echo "make demo ARGS=--headless   execute the example notebooks, no browser"
 	@echo "make test        set up (plus Chromium), then ruff, pytest (unit + e2e), vitest"
+	@echo "make docs        build the documentation site (mkdocs, warnings are errors) into build/site"
 	@echo "make bench       run the benchmarks in benchmarks/ (ratios against peer libraries)"
 
 # ---------------------------------------------------------------- set-up
@@ -41,13 +42,13 @@ $(STAMPS)/torch: $(STAMPS)/venv
 js/node_modules/.package-lock.json: js/package-lock.json
 	cd js && npm ci --no-audit --no-fund
 
-$(BUNDLE): js/node_modules/.package-lock.json $(JS_SRC)
+$(BUNDLE) &: js/node_modules/.package-lock.json $(JS_SRC)
 	cd js && npm run build
 
 js: $(BUNDLE)
 
 $(STAMPS)/nbdiag: $(STAMPS)/torch $(BUNDLE) pyproject.toml
-	$(PIP) install -e ".[all,test]"
+	$(PIP) install -e ".[all,test,docs]"
 	touch $@
 
 setup: $(STAMPS)/nbdiag
@@ -74,10 +75,13 @@ pytest-unit: setup
 e2e: setup-test
 	E2E_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -m e2e -q
 
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -q
+
 jstest: js
 	cd js && npm run typecheck && npm test
 
-test: setup-test lint jstest
+test: setup-test lint jstest docs
 	E2E_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q
 
 bench: setup

@@ -9,7 +9,9 @@ widgets; get every selection back as a pandas DataFrame.
 >>> cm.selected                                                    # doctest: +SKIP
 """
 
+from . import metrics, slices, store
 from ._version import __version__
+from .compare import RunComparison, compare_runs
 from .dataset import Dataset
 from .evaluation import (
     ClassificationEvaluation,
@@ -18,8 +20,21 @@ from .evaluation import (
     evaluate_detections,
 )
 from .images import ImageLoadError
+from .metrics import metric
 from .runs import ClassificationRun, DetectionRun
-from .widgets import ConfusionMatrix, SelectionWidget
+from .store import StoreError
+from .store import open_dataset as open
+from .widgets import (
+    ConfusionMatrix,
+    Explorer,
+    Histogram,
+    ImageGrid,
+    LinkedSelection,
+    Scatter,
+    SelectionWidget,
+    explore,
+    link,
+)
 
 __all__ = [
     "ClassificationEvaluation",
@@ -28,9 +43,24 @@ __all__ = [
     "Dataset",
     "DetectionEvaluation",
     "DetectionRun",
+    "Explorer",
+    "Histogram",
+    "ImageGrid",
+    "LinkedSelection",
     "ImageLoadError",
+    "RunComparison",
+    "Scatter",
     "SelectionWidget",
+    "StoreError",
     "__version__",
+    "compare_runs",
     "evaluate_classification",
     "evaluate_detections",
+    "explore",
+    "link",
+    "metric",
+    "metrics",
+    "open",
+    "slices",
+    "store",
 ]

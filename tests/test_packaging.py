@@ -21,8 +21,9 @@ def test_wheel_contains_the_js_bundle(tmp_path):
     )
     (wheel,) = tmp_path.glob("nbdiag-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert "nbdiag/static/confusion_matrix.js" in names
-    assert "nbdiag/static/confusion_matrix.css" in names
+    for widget in ("confusion_matrix", "image_grid", "scatter", "histogram"):
+        assert f"nbdiag/static/{widget}.js" in names, widget
+        assert f"nbdiag/static/{widget}.css" in names, widget
     assert "nbdiag/widgets/confusion.py" in names
     assert not any(n.startswith(("tests/", "js/")) for n in names)
 

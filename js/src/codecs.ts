@@ -27,7 +27,9 @@ function byteRange(data: BinaryLike): ByteRange | null {
   if (ArrayBuffer.isView(data)) {
     return { buffer: data.buffer, byteOffset: data.byteOffset, byteLength: data.byteLength };
   }
-  throw new TypeError(`expected a DataView, typed array or ArrayBuffer, got ${typeof data}`);
+  const kind = Object.prototype.toString.call(data);
+  const keys = typeof data === "object" ? Object.keys(data as object).slice(0, 5).join(",") : "";
+  throw new TypeError(`expected a DataView, typed array or ArrayBuffer, got ${kind}${keys ? ` {${keys}}` : ""}`);
 }
 
 /** Number of bytes in `data` (0 for null / undefined). */
@@ -72,6 +74,11 @@ export function asFloat32(data: BinaryLike): Float32Array {
 /** uint16 code column (little-endian) -> Uint16Array; empty for null / empty input. */
 export function asUint16(data: BinaryLike): Uint16Array {
   return wrap(data, Uint16Array, "uint16", (dv, o) => dv.getUint16(o, true));
+}
+
+/** uint32 column (little-endian) -> Uint32Array; empty for null / empty input. */
+export function asUint32(data: BinaryLike): Uint32Array {
+  return wrap(data, Uint32Array, "uint32", (dv, o) => dv.getUint32(o, true));
 }
 
 /** Raw bytes -> Uint8Array (always zero-copy); empty for null / empty input. */

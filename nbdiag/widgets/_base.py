@@ -2,21 +2,33 @@
 
 A widget draws an ordered set of rows (a DataFrame indexed by id). The selection is a packed
 bitmask over those rows, written by the browser (debounced) or by Python, and read back here as
-ids or as a DataFrame of the selected rows."""
+ids or as a DataFrame of the selected rows.
+
+Linked views (``nbdiag.link(a, b)``) share one :class:`~nbdiag.widgets.LinkedSelection` instead:
+a bitmask over the dataset's samples. Each view then carries ``_row_keys`` (the sample position of
+each of its rows) so the browser maps selections between views with different row sets without
+the kernel; here, :attr:`SelectionWidget.selection_mask` and :meth:`SelectionWidget.select` go
+through the link."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Hashable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import numpy as np
 import pandas as pd
 import traitlets
+from ipywidgets import widget_serialization
 
 from .. import validation as v
 from ._codecs import Binary, pack_mask, unpack_mask
+
+if TYPE_CHECKING:
+    from ..dataset import Dataset
+    from ._link import LinkedSelection
 
 log = logging.getLogger(__name__)
 
@@ -28,16 +40,35 @@ class SelectionWidget(anywidget.AnyWidget):
     """Base class: rows, a selection over them, and the Python selection API.
 
     Subclasses pass their rows (a DataFrame indexed by id) to ``__init__`` and may override
-    :meth:`_order_selected` to sort what :attr:`selected` returns.
+    :meth:`_order_selected` to sort what :attr:`selected` returns. A view whose rows are objects
+    (boxes) sets ``level = "objects"``; its rows then need a ``sample_id`` column, which links
+    each row to its sample. A view that knows its :class:`~nbdiag.Dataset` sets ``dataset``.
     """
 
     n_rows = traitlets.Int(0).tag(sync=True)
     _selection = Binary(b"").tag(sync=True)
     _selection_source = traitlets.Unicode("").tag(sync=True)
+    #: view-specific description of the selected region (e.g. a histogram's brushed range)
+    _selection_region = traitlets.Dict().tag(sync=True)
+    #: stable id of this view: the shared selection records which view made it
+    _view_id = traitlets.Unicode("").tag(sync=True)
+    #: uint32 position in the link's samples of each row's sample; b"" = identity (row i is sample i)
+    _row_keys = Binary(b"").tag(sync=True)
+    #: the shared selection this view is linked to (None: the view keeps its own ``_selection``)
+    _link = traitlets.Instance(
+        "nbdiag.widgets._link.LinkedSelection", allow_none=True, default_value=None
+    ).tag(sync=True, **widget_serialization)
+
+    #: what a row is: ``"samples"`` (indexed by sample id) or ``"objects"`` (``sample_id`` column)
+    level: str = "samples"
+    #: the Dataset the rows come from, when known (``link()`` uses its samples as the universe)
+    dataset: Dataset | None = None
 
     def __init__(self, rows: pd.DataFrame, **kwargs: Any):
         self._rows = rows
         self._callbacks: list[SelectCallback] = []
+        self._row_positions: np.ndarray | None = None  # sample position of each row, when linked
+        kwargs.setdefault("_view_id", uuid.uuid4().hex[:12])
         super().__init__(n_rows=len(rows), **kwargs)
         self.observe(self._selection_changed, names="_selection")
 
@@ -49,7 +80,9 @@ class SelectionWidget(anywidget.AnyWidget):
 
     @property
     def selection_mask(self) -> np.ndarray:
-        """Boolean mask over :attr:`rows`."""
+        """Boolean mask over :attr:`rows` (through the shared selection when linked)."""
+        if self._link is not None and self._row_positions is not None:
+            return self._link.selection_mask[self._row_positions]
         return unpack_mask(self._selection, len(self._rows))
 
     @property
@@ -65,8 +98,51 @@ class SelectionWidget(anywidget.AnyWidget):
     @property
     def selection_source(self) -> str:
         """Who made the current selection: ``"python"`` or the view's description of the gesture
-        (e.g. ``"cell:2:5"``)."""
+        (e.g. ``"cell:2:5"``; when linked, the gesture of whichever linked view made it)."""
+        if self._link is not None:
+            return self._link.selection_source
         return self._selection_source
+
+    @property
+    def selection_region(self) -> dict[str, Any]:
+        """The view's description of the selected region, when it has one (e.g. a histogram's
+        ``{"kind": "range", "lo": ..., "hi": ...}``), else ``{}``."""
+        if self._link is not None:
+            return dict(self._link.selection_region)
+        return dict(self._selection_region)
+
+    @property
+    def link(self) -> LinkedSelection | None:
+        """The :class:`~nbdiag.widgets.LinkedSelection` this view shares, or None."""
+        return self._link
+
+    def _replace_rows(self, rows: pd.DataFrame, source: str = "rows") -> None:
+        """New rows (e.g. a re-matched evaluation): the own selection is cleared, ``n_rows``
+        follows, and a linked view gets fresh ``_row_keys`` (its sample positions). Call inside
+        ``hold_sync()`` together with the new data traits, so the browser gets one message."""
+        self._rows = rows
+        link = self._link
+        if link is not None:
+            positions = link._positions_of(self)
+            self._row_positions = positions
+            identity = len(positions) == link.n_samples and bool(
+                (positions == np.arange(len(positions))).all()
+            )
+            self._row_keys = b"" if identity else positions.astype("<u4").tobytes()
+        self._selection = b""
+        self._selection_source = source
+        self._selection_region = {}
+        self.n_rows = len(rows)
+
+    def _row_sample_ids(self) -> pd.Index:
+        """The sample id of each row (what linking maps through)."""
+        if self.level == "objects":
+            if "sample_id" not in self._rows.columns:
+                raise ValueError(
+                    f"{type(self).__name__} has object rows without a sample_id column"
+                )
+            return pd.Index(self._rows["sample_id"])
+        return self._rows.index
 
     def _order_selected(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame
@@ -76,8 +152,18 @@ class SelectionWidget(anywidget.AnyWidget):
         """Select rows: ids (list / Index), a boolean mask (array or Series over the rows), a
         DataFrame (its index), a single id, or ``None`` to clear."""
         mask = self._mask_from(items)
+        self._set_mask(mask, PYTHON, {})
+
+    def _set_mask(self, mask: np.ndarray, source: str, region: dict[str, Any]) -> None:
+        """Set the selection to a row mask, as this view (through the link when linked)."""
+        if self._link is not None and self._row_positions is not None:
+            samples = np.zeros(self._link.n_samples, dtype=bool)
+            samples[self._row_positions[mask]] = True
+            self._link._set_mask(samples, source, view=self._view_id, region=region)
+            return
         with self.hold_sync():
-            self._selection_source = PYTHON
+            self._selection_source = source
+            self._selection_region = region
             self._selection = pack_mask(mask)
 
     def clear_selection(self) -> None:
@@ -85,25 +171,7 @@ class SelectionWidget(anywidget.AnyWidget):
         self.select(None)
 
     def _mask_from(self, items: Any) -> np.ndarray:
-        n = len(self._rows)
-        if items is None:
-            return np.zeros(n, dtype=bool)
-        if isinstance(items, pd.DataFrame):
-            items = items.index
-        if isinstance(items, pd.Series) and items.dtype == bool:
-            aligned = items.reindex(self._rows.index, fill_value=False)
-            return aligned.to_numpy(dtype=bool)
-        if isinstance(items, np.ndarray) and items.dtype == bool:
-            if items.shape != (n,):
-                raise ValueError(
-                    f"a boolean mask must have one entry per row ({n}), got {items.shape}"
-                )
-            return items.copy()
-        if isinstance(items, Hashable) and not isinstance(items, tuple):
-            items = [items]
-        ids = pd.Index(list(items) if isinstance(items, Iterable) else [items])
-        v.check_known_ids(ids, self._rows.index, "row")
-        return self._rows.index.isin(ids)
+        return mask_from(items, self._rows.index, "row")
 
     # ------------------------------------------------------------------ callbacks
     def on_select(self, callback: SelectCallback, remove: bool = False) -> None:
@@ -114,9 +182,35 @@ class SelectionWidget(anywidget.AnyWidget):
         else:
             self._callbacks.append(callback)
 
-    def _selection_changed(self, change: dict[str, Any]) -> None:
+    def _selection_changed(self, change: dict[str, Any] | None = None) -> None:
+        if change is not None and self._link is not None:
+            return  # a stale own-selection message while linked: the link is the truth
         for cb in list(self._callbacks):
             try:
                 cb(self)
             except Exception:  # a user's callback must not break the widget
                 log.exception("nbdiag: on_select callback %r failed", cb)
+
+
+def mask_from(items: Any, index: pd.Index, what: str = "row") -> np.ndarray:
+    """Boolean mask over ``index`` from ids (list / Index / single id), a boolean mask (array, or
+    Series aligned on the ids), a DataFrame (its index), or ``None`` (nothing)."""
+    n = len(index)
+    if items is None:
+        return np.zeros(n, dtype=bool)
+    if isinstance(items, pd.DataFrame):
+        items = items.index
+    if isinstance(items, pd.Series) and items.dtype == bool:
+        aligned = items.reindex(index, fill_value=False)
+        return aligned.to_numpy(dtype=bool)
+    if isinstance(items, np.ndarray) and items.dtype == bool:
+        if items.shape != (n,):
+            raise ValueError(
+                f"a boolean mask must have one entry per {what} ({n}), got {items.shape}"
+            )
+        return items.copy()
+    if isinstance(items, Hashable) and not isinstance(items, tuple):
+        items = [items]
+    ids = pd.Index(list(items) if isinstance(items, Iterable) else [items])
+    v.check_known_ids(ids, index, what)
+    return index.isin(ids)

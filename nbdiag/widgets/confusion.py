@@ -1,4 +1,5 @@
-"""ConfusionMatrix: click a cell, a row or a column; get those samples back as a DataFrame."""
+"""ConfusionMatrix: click a cell, a row or a column; get those samples (or, for detection, those
+matched / unmatched boxes) back as a DataFrame."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import traitlets
 
 from ..dataset import Dataset
 from ..evaluation.classification import ClassificationEvaluation
+from ..evaluation.detection import BACKGROUND, DetectionEvaluation
 from ._base import SelectionWidget
 from ._codecs import Binary, encode_codes
 from ._static import bundle
@@ -27,14 +29,29 @@ class ConfusionMatrix(SelectionWidget):
     Parameters
     ----------
     source
-        A :class:`~nbdiag.evaluation.ClassificationEvaluation` (``ds.evaluate(run)``), or a
+        A :class:`~nbdiag.evaluation.ClassificationEvaluation` or a
+        :class:`~nbdiag.evaluation.detection.DetectionEvaluation` (``ds.evaluate(run)``), or a
         :class:`~nbdiag.Dataset` together with ``run``.
     run
         The run to evaluate when ``source`` is a Dataset (optional if it has one run).
     normalize
         ``"none"`` (counts), ``"true"`` (each true class's row sums to 1) or ``"pred"``.
     title
-        Caption above the matrix; defaults to the run name and accuracy.
+        Caption above the matrix; defaults to the run name and accuracy (precision / recall for
+        detection).
+    iou_threshold, score_threshold
+        Detection only: the evaluation's thresholds (default: its current ones). Changing them,
+        here or with the sliders in the toolbar, calls ``evaluation.set_thresholds`` and redraws
+        the matrix live.
+
+    Detection
+    ---------
+    With a :class:`~nbdiag.evaluation.detection.DetectionEvaluation` the rows are the
+    evaluation's ``confusion_pairs`` (one per matched pair, class confusion, false positive or
+    missed ground truth), with a ``"background"`` class: predictions matching nothing are in the
+    background row, missed ground truth in the background column. ``selected`` is those pairs
+    (``sample_id``, ``pred_id``, ``gt_id``, classes, ``iou``, ``score``, ``kind``), highest score
+    first; ``selected_objects`` the boxes themselves.
 
     Examples
     --------
@@ -51,6 +68,10 @@ class ConfusionMatrix(SelectionWidget):
     _y_pred = Binary(b"").tag(sync=True)
     normalize = traitlets.Unicode("none").tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
+    #: detection: the evaluation's IoU / score thresholds (live), and whether they apply
+    iou_threshold = traitlets.Float(0.5).tag(sync=True)
+    score_threshold = traitlets.Float(0.0).tag(sync=True)
+    _detection = traitlets.Bool(False).tag(sync=True)
 
     def __init__(
         self,
@@ -59,16 +80,30 @@ class ConfusionMatrix(SelectionWidget):
         *,
         normalize: str = "none",
         title: str | None = None,
+        iou_threshold: float | None = None,
+        score_threshold: float | None = None,
         **kwargs: Any,
     ):
+        dataset = None
         if isinstance(source, Dataset):
+            dataset = source
+            if run is None and len(source.runs) == 1:
+                run = next(iter(source.runs))
             source = source.evaluate(run)
+        if isinstance(source, DetectionEvaluation):
+            self._init_detection(
+                source, dataset, run, normalize, title, iou_threshold, score_threshold, kwargs
+            )
+            return
+        if iou_threshold is not None or score_threshold is not None:
+            raise ValueError("iou_threshold / score_threshold apply to detection evaluations only")
         if not isinstance(source, ClassificationEvaluation):
             raise TypeError(
-                "ConfusionMatrix needs a ClassificationEvaluation (ds.evaluate(run)) or a Dataset "
-                f"and a run name, got {type(source).__name__}"
+                "ConfusionMatrix needs a ClassificationEvaluation or a DetectionEvaluation "
+                f"(ds.evaluate(run)), or a Dataset and a run name, got {type(source).__name__}"
             )
         self.evaluation = source
+        self.dataset = source.dataset  # linking maps rows to these samples
         rows = source.per_sample
         if source.dataset is not None:
             extra = source.dataset.samples.drop(columns=["label"]).reindex(rows.index)
@@ -98,15 +133,138 @@ class ConfusionMatrix(SelectionWidget):
         mode = None if self.normalize == "none" else self.normalize
         return self.evaluation.confusion_matrix(normalize=mode)  # type: ignore[arg-type]
 
+    @property
+    def is_detection(self) -> bool:
+        """Whether this is a detection confusion matrix (rows are box pairs)."""
+        return self._detection
+
     def _order_selected(self, frame: pd.DataFrame) -> pd.DataFrame:
         # most confident first: "predicted dog, labelled cat" with the strongest errors on top
-        return frame.sort_values("confidence", ascending=False, kind="stable", na_position="last")
+        key = "score" if self._detection else "confidence"
+        return frame.sort_values(key, ascending=False, kind="stable", na_position="last")
 
     def select_cell(self, true: str | int, pred: str | int, add: bool = False) -> None:
-        """Select the samples labelled ``true`` and predicted ``pred`` (as a click would)."""
-        ev = self.evaluation
-        t, p = ev._class_index(true), ev._class_index(pred)
-        mask = (ev.y_true == t) & (ev.y_pred == p)
+        """Select the samples labelled ``true`` and predicted ``pred`` (as a click would); for
+        detection, the pairs of that cell (``"background"`` is a class here)."""
+        if self._detection:
+            t, p = (self._detection_class(c) for c in (true, pred))
+            rows = self._rows
+            mask = (rows["true_class"].cat.codes.to_numpy() == t) & (
+                rows["pred_class"].cat.codes.to_numpy() == p
+            )
+        else:
+            ev = self.evaluation
+            t, p = ev._class_index(true), ev._class_index(pred)
+            mask = (ev.y_true == t) & (ev.y_pred == p)
         if add:
             mask = mask | self.selection_mask
         self.select(np.asarray(mask, dtype=bool))
+
+    @property
+    def selected_objects(self) -> pd.DataFrame:
+        """Detection: the boxes of the selected pairs (predictions and ground truth), as rows of
+        the dataset's ``objects`` table when the dataset is known, else of the evaluation's
+        ``to_frame()``."""
+        if not self._detection:
+            raise AttributeError("selected_objects applies to detection confusion matrices")
+        sel = self.selected
+        ids = pd.Index(pd.concat([sel["pred_id"], sel["gt_id"]]).dropna().unique())
+        table = self.dataset.objects if self.dataset is not None else self.evaluation.to_frame()
+        return table.loc[table.index.intersection(ids)]
+
+    def set_thresholds(self, iou: float | None = None, score: float | None = None) -> None:
+        """Detection: re-match at new IoU / score thresholds and redraw (what the sliders do)."""
+        if not self._detection:
+            raise ValueError("set_thresholds applies to detection confusion matrices")
+        with self.hold_trait_notifications():
+            if iou is not None:
+                self.iou_threshold = iou
+            if score is not None:
+                self.score_threshold = score
+
+    # ------------------------------------------------------------------ detection
+    def _init_detection(
+        self,
+        ev: DetectionEvaluation,
+        dataset: Dataset | None,
+        run: str | None,
+        normalize: str,
+        title: str | None,
+        iou: float | None,
+        score: float | None,
+        kwargs: dict[str, Any],
+    ) -> None:
+        if iou is not None or score is not None:
+            ev.set_thresholds(iou=iou, score=score)
+        self.evaluation = ev
+        self.dataset = dataset if dataset is not None else getattr(ev, "dataset", None)
+        self._run_name = run or getattr(ev, "run", None)
+        self._auto_title = title is None
+        self.level = "objects"  # rows are box pairs; linking maps them through sample_id
+        rows = ev.confusion_pairs
+        super().__init__(
+            rows,
+            class_names=[*ev.class_names, BACKGROUND],
+            _y_true=encode_codes(rows["true_class"]),
+            _y_pred=encode_codes(rows["pred_class"]),
+            normalize=normalize,
+            title=self._detection_title() if title is None else title,
+            iou_threshold=ev.iou_threshold,
+            score_threshold=ev.score_threshold,
+            _detection=True,
+            **kwargs,
+        )
+        self.observe(self._on_thresholds, names=["iou_threshold", "score_threshold"])
+
+    def _detection_class(self, c: str | int) -> int:
+        names = self.class_names
+        if isinstance(c, str):
+            if c not in names:
+                raise KeyError(f"unknown class {c!r}; classes are {names[:20]}")
+            return names.index(c)
+        if not 0 <= int(c) < len(names):
+            raise KeyError(f"class index {c} out of range [0, {len(names)})")
+        return int(c)
+
+    def _detection_title(self) -> str:
+        ev = self.evaluation
+        return (
+            f"{self._run_name or 'detections'} · precision {ev.precision:.1%} · recall "
+            f"{ev.recall:.1%} at IoU {ev.iou_threshold:g}, score ≥ {ev.score_threshold:g}"
+        )
+
+    @traitlets.validate("iou_threshold")
+    def _check_iou(self, proposal: dict[str, Any]) -> float:
+        value = float(proposal["value"])
+        if not 0 < value <= 1:
+            raise traitlets.TraitError(f"iou_threshold must be in (0, 1], got {value}")
+        return value
+
+    @traitlets.validate("score_threshold")
+    def _check_score(self, proposal: dict[str, Any]) -> float:
+        value = float(proposal["value"])
+        if not np.isfinite(value):
+            raise traitlets.TraitError(f"score_threshold must be a finite number, got {value}")
+        return value
+
+    def _on_thresholds(self, change: dict[str, Any]) -> None:
+        ev = self.evaluation
+        if (ev.iou_threshold, ev.score_threshold) == (self.iou_threshold, self.score_threshold):
+            return
+        ev.set_thresholds(iou=self.iou_threshold, score=self.score_threshold)
+        rows = ev.confusion_pairs
+        link = self._link
+        with self.hold_sync():
+            # new rows: the selection (over the old rows) no longer applies
+            self._rows = rows
+            if link is not None:
+                positions = link._positions_of(self)
+                self._row_positions = positions
+                self._row_keys = positions.astype("<u4").tobytes()
+            self._selection = b""
+            self._selection_source = "thresholds"
+            self._y_true = encode_codes(rows["true_class"])
+            self._y_pred = encode_codes(rows["pred_class"])
+            self.n_rows = len(rows)
+            if self._auto_title:
+                self.title = self._detection_title()

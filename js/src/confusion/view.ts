@@ -46,6 +46,14 @@ export interface ConfusionViewOptions {
   onSelect?: (mask: Bitmask, source: string) => void;
   /** The normalise toggle was clicked. */
   onNormalize?: (mode: Normalize) => void;
+  /** Detection: an IoU / score threshold slider was released. */
+  onThresholds?: (iou: number, score: number) => void;
+}
+
+/** Detection thresholds shown in the toolbar (null: classification, no sliders). */
+export interface Thresholds {
+  iou: number;
+  score: number;
 }
 
 const MODE_LABEL: Record<Normalize, string> = { none: "counts", true: "true", pred: "pred" };
@@ -85,6 +93,11 @@ export class ConfusionMatrixView {
   private readonly scroll: HTMLDivElement;
   private readonly statusEl: HTMLDivElement;
   private readonly tooltip: HTMLDivElement;
+  private readonly thresholdsEl: HTMLDivElement;
+  private readonly iouInput: HTMLInputElement;
+  private readonly iouValue: HTMLSpanElement;
+  private readonly scoreInput: HTMLInputElement;
+  private readonly scoreValue: HTMLSpanElement;
 
   private yTrue: Uint16Array = new Uint16Array(0);
   private yPred: Uint16Array = new Uint16Array(0);
@@ -122,9 +135,28 @@ export class ConfusionMatrixView {
     this.clearButton = h("button", { type: "button", class: "nbd-cm-btn nbd-cm-clear", "data-testid": "cm-clear", title: "Clear the selection" }, "clear");
     this.clearButton.addEventListener("click", () => this.onClearClick());
 
+    // detection only: the evaluation's IoU and score thresholds (hidden for classification)
+    const slider = (name: string, min: number, step: number, help: string): [HTMLInputElement, HTMLSpanElement, HTMLLabelElement] => {
+      const input = h("input", { type: "range", min, max: 1, step, class: "nbd-cm-range", "data-testid": `cm-${name}`, "aria-label": help });
+      const value = h("span", { class: "nbd-cm-range-value", "data-testid": `cm-${name}-value` });
+      input.addEventListener("input", () => {
+        value.textContent = Number(input.value).toFixed(2);
+      });
+      input.addEventListener("change", () => this.opts.onThresholds?.(Number(this.iouInput.value), Number(this.scoreInput.value)));
+      return [input, value, h("label", { class: "nbd-cm-tools-label nbd-cm-threshold", title: help }, `${name} ≥`, input, value)];
+    };
+    const [iouInput, iouValue, iouLabel] = slider("iou", 0.05, 0.05, "IoU threshold: a prediction matches a ground truth with at least this overlap");
+    const [scoreInput, scoreValue, scoreLabel] = slider("score", 0, 0.01, "Score threshold: predictions below it are ignored");
+    this.iouInput = iouInput;
+    this.iouValue = iouValue;
+    this.scoreInput = scoreInput;
+    this.scoreValue = scoreValue;
+    this.thresholdsEl = h("div", { class: "nbd-cm-tools nbd-cm-thresholds", "data-testid": "cm-thresholds", hidden: true }, iouLabel, scoreLabel);
+
     const toolbar = h(
       "div",
       { class: "nbd-cm-toolbar" },
+      this.thresholdsEl,
       this.titleEl,
       h("div", { class: "nbd-cm-tools" }, h("span", { class: "nbd-cm-tools-label" }, "normalise"), group, this.clearButton),
     );
@@ -205,6 +237,16 @@ export class ConfusionMatrixView {
     this.renderMode();
     this.renderValues();
     if (this.hovered >= 0) this.showTooltip(this.cells[this.hovered]);
+  }
+
+  /** Detection thresholds to show (null hides the sliders). Never calls `onThresholds`. */
+  setThresholds(t: Thresholds | null): void {
+    this.thresholdsEl.hidden = t === null;
+    if (t === null) return;
+    this.iouInput.value = String(t.iou);
+    this.iouValue.textContent = t.iou.toFixed(2);
+    this.scoreInput.value = String(t.score);
+    this.scoreValue.textContent = t.score.toFixed(2);
   }
 
   /** A selection made elsewhere (Python, another view). Never calls `onSelect`. */

@@ -2,8 +2,9 @@
  * anywidget entry of `nbdiag.ConfusionMatrix` (bundled to `nbdiag/static/confusion_matrix.js`).
  *
  * Wires the model's traits (docs/dev/widget-protocol.md) to {@link ConfusionMatrixView}: reads the
- * code columns, class names, mode, title and selection; writes `_selection` + `_selection_source`
- * (debounced, in one `save_changes()`) and `normalize`.
+ * code columns, class names, mode and title; writes `normalize`. The selection goes through a
+ * {@link SelectionBinding}: the own `_selection` + `_selection_source` (debounced, in one
+ * `save_changes()`), or the shared selection when the matrix is linked to other views.
  */
 
 import "../confusion/confusion_matrix.css";
@@ -13,11 +14,10 @@ import type { RenderProps } from "@anywidget/types";
 import { asUint16 } from "../codecs";
 import { ConfusionMatrixView } from "../confusion/view";
 import { parseNormalize } from "../confusion/matrix";
-import { debounce } from "../debounce";
-import { Bitmask } from "../selection";
+import { SelectionBinding, type SelectionTraits } from "../link/binding";
 
 /** The synced traits, as the front end sees them. */
-export interface ConfusionMatrixTraits {
+export interface ConfusionMatrixTraits extends SelectionTraits {
   n_rows: number;
   _selection: DataView | null;
   _selection_source: string;
@@ -26,6 +26,10 @@ export interface ConfusionMatrixTraits {
   _y_pred: DataView | null;
   normalize: string;
   title: string;
+  /** detection: rows are box pairs; the evaluation's thresholds are live */
+  _detection?: boolean;
+  iou_threshold?: number;
+  score_threshold?: number;
 }
 
 /** Browser -> kernel selection writes are coalesced over this many ms. */
@@ -34,23 +38,22 @@ export const SELECTION_DEBOUNCE_MS = 150;
 const DATA_EVENTS = ["change:_y_true", "change:_y_pred", "change:class_names"] as const;
 
 function render({ model, el }: Pick<RenderProps<ConfusionMatrixTraits>, "model" | "el">): () => void {
-  let writing = false; // true while this view sets traits: its own change events are not news
-  let lastWritten: Bitmask | null = null;
+  let writing = false; // true while this view sets `normalize`: its own change event is not news
+  let binding: SelectionBinding | null = null;
 
-  const write = debounce((mask: Bitmask, source: string) => {
-    writing = true;
-    try {
-      model.set("_selection", mask.toBytes());
-      model.set("_selection_source", source);
-      model.save_changes();
-      lastWritten = mask;
-    } finally {
-      writing = false;
-    }
-  }, SELECTION_DEBOUNCE_MS);
-
+  // clicks go to the view's own `_selection`, or to the shared selection when linked
   const view = new ConfusionMatrixView(el, {
-    onSelect: (mask, source) => write(mask, source),
+    onSelect: (mask, source) => binding?.commit(mask, source),
+    onThresholds: (iou, score) => {
+      writing = true;
+      try {
+        model.set("iou_threshold", iou);
+        model.set("score_threshold", score);
+        model.save_changes();
+      } finally {
+        writing = false;
+      }
+    },
     onNormalize: (mode) => {
       writing = true;
       try {
@@ -61,8 +64,6 @@ function render({ model, el }: Pick<RenderProps<ConfusionMatrixTraits>, "model" 
       }
     },
   });
-
-  const modelSelection = (): Bitmask => Bitmask.fromBytes(model.get("_selection"), view.rowCount);
 
   const onData = (): void => {
     const before = view.rowCount;
@@ -77,20 +78,7 @@ function render({ model, el }: Pick<RenderProps<ConfusionMatrixTraits>, "model" 
       return;
     }
     // a local click not yet sent wins over the model's (older) value, while the rows are the same
-    if (write.pending() && view.rowCount === before) return;
-    write.cancel();
-    view.setSelection(modelSelection());
-  };
-
-  const onSelection = (): void => {
-    if (writing) return; // our own write
-    const incoming = modelSelection();
-    if (write.pending()) {
-      // the echo of an earlier write of ours must not undo a newer click that is still pending
-      if (lastWritten !== null && incoming.equals(lastWritten)) return;
-      write.cancel(); // a genuinely new selection from Python wins
-    }
-    view.setSelection(incoming); // display only: never written back
+    binding?.refresh(view.rowCount === before);
   };
 
   const onNormalize = (): void => {
@@ -98,26 +86,35 @@ function render({ model, el }: Pick<RenderProps<ConfusionMatrixTraits>, "model" 
   };
 
   const onTitle = (): void => view.setTitle(model.get("title") ?? "");
+  const onThresholds = (): void => {
+    if (writing) return;
+    view.setThresholds(
+      model.get("_detection") ? { iou: Number(model.get("iou_threshold") ?? 0.5), score: Number(model.get("score_threshold") ?? 0) } : null,
+    );
+  };
+  // `_detection` is fixed for a widget's life: classification matrices listen to nothing more
+  const THRESHOLD_EVENTS = model.get("_detection") ? ["change:iou_threshold", "change:score_threshold"] : [];
+  onThresholds();
 
   view.setTitle(model.get("title") ?? "");
   view.setNormalize(parseNormalize(model.get("normalize")));
   onData();
+  binding = new SelectionBinding(model, {
+    rowCount: () => view.rowCount,
+    setSelection: (mask) => view.setSelection(mask), // display only: never written back
+  }, { debounceMs: SELECTION_DEBOUNCE_MS });
 
   for (const ev of DATA_EVENTS) model.on(ev, onData);
-  model.on("change:_selection", onSelection);
   model.on("change:normalize", onNormalize);
   model.on("change:title", onTitle);
+  for (const ev of THRESHOLD_EVENTS) model.on(ev, onThresholds);
 
   return () => {
     for (const ev of DATA_EVENTS) model.off(ev, onData);
-    model.off("change:_selection", onSelection);
     model.off("change:normalize", onNormalize);
     model.off("change:title", onTitle);
-    try {
-      write.flush(); // do not lose a click made just before the view went away
-    } catch {
-      // the model may already be closed
-    }
+    for (const ev of THRESHOLD_EVENTS) model.off(ev as "change:title", onThresholds);
+    binding?.destroy(); // flushes a click made just before the view went away
     view.destroy();
   };
 }

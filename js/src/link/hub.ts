@@ -1,0 +1,197 @@
+/**
+ * The browser side of a `LinkedSelection` (docs/dev/widget-protocol.md, "Linking").
+ *
+ * One hub per shared model, stored on the model object itself under a global symbol, so views
+ * bundled separately (scatter.js, histogram.js, confusion_matrix.js, ...) find the same hub. A
+ * view proposes a new sample selection; the hub tells every other subscribed view at once (no
+ * kernel round trip) and writes the model (`_selection` + source + view + region, one
+ * `save_changes()`) debounced, so the kernel receives one message per gesture. A selection coming
+ * from the kernel (Python's `select`) reaches every subscriber; the kernel's echo of our own
+ * write never undoes a newer local selection.
+ */
+
+import { debounce, type Debounced } from "../debounce";
+import { Bitmask } from "../selection";
+
+/** Who made a selection, and how. */
+export interface LinkMeta {
+  /** The gesture ("lasso", "box", "range", "cell:1:2", "python", "clear", ...). */
+  source: string;
+  /** `_view_id` of the view that made it ("" for Python without a view). */
+  view: string;
+  /** The view's description of the region (lasso polygon, brushed range, ...), or `{}`. */
+  region: Record<string, unknown>;
+}
+
+export interface LinkSubscriber {
+  /** The shared selection changed (by another view or by the kernel). */
+  onChange(samples: Bitmask, meta: LinkMeta): void;
+}
+
+/** The part of a widget model the hub uses (anywidget's proxy or the raw Backbone model). */
+export interface SharedModel {
+  get(key: string): any;
+  set(key: string, value: unknown): void;
+  save_changes(): void;
+  on(event: string, cb: (...args: any[]) => void): void;
+  off(event: string, cb?: (...args: any[]) => void): void;
+}
+
+/** Browser -> kernel writes of the shared selection are coalesced over this many ms. */
+export const LINK_DEBOUNCE_MS = 150;
+
+const HUB = Symbol.for("nbdiag.link-hub/1");
+
+type WithHub = SharedModel & { [HUB]?: LinkHub };
+
+export class LinkHub {
+  readonly model: SharedModel;
+  private n: number;
+  private current: Bitmask;
+  private currentMeta: LinkMeta;
+  private readonly subs = new Set<LinkSubscriber>();
+  private writing = false;
+  private lastWritten: Bitmask | null = null;
+  private readonly write: Debounced<[]>;
+  private readonly onModel = (): void => this.fromModel();
+  private readonly onCount = (): void => this.recount();
+
+  /** The hub of a shared model (created on first use). */
+  static of(model: SharedModel, debounceMs = LINK_DEBOUNCE_MS): LinkHub {
+    const m = model as WithHub;
+    let hub = m[HUB];
+    if (hub === undefined) {
+      hub = new LinkHub(model, debounceMs);
+      m[HUB] = hub;
+    }
+    return hub;
+  }
+
+  private constructor(model: SharedModel, debounceMs: number) {
+    this.model = model;
+    this.n = Number(model.get("n_samples") ?? 0);
+    this.current = Bitmask.fromBytes(model.get("_selection"), this.n);
+    this.currentMeta = this.modelMeta();
+    this.write = debounce(() => this.commit(), debounceMs);
+    model.on("change:_selection", this.onModel);
+    model.on("change:n_samples", this.onCount);
+  }
+
+  /** Number of samples in the universe. */
+  get nSamples(): number {
+    return this.n;
+  }
+
+  /** The current shared selection (do not modify). */
+  get selection(): Bitmask {
+    return this.current;
+  }
+
+  get meta(): LinkMeta {
+    return this.currentMeta;
+  }
+
+  /** Whether a local selection waits to be sent to the kernel. */
+  pending(): boolean {
+    return this.write.pending();
+  }
+
+  get subscriberCount(): number {
+    return this.subs.size;
+  }
+
+  /** Subscribe; returns the unsubscribe function (the last one out flushes and detaches). */
+  subscribe(sub: LinkSubscriber): () => void {
+    this.subs.add(sub);
+    return () => {
+      if (!this.subs.delete(sub)) return;
+      if (this.subs.size === 0) this.dispose();
+    };
+  }
+
+  /**
+   * A view's new selection of samples. Every other subscriber hears it now; unless `live` (a
+   * brush still moving), the kernel gets it after the debounce.
+   */
+  propose(samples: Bitmask, meta: LinkMeta, from: LinkSubscriber | null, live = false): void {
+    const mask = samples.n === this.n ? samples : Bitmask.fromBytes(samples.bits, this.n);
+    this.current = mask;
+    this.currentMeta = { source: meta.source, view: meta.view, region: meta.region ?? {} };
+    this.notify(from);
+    if (!live) this.write();
+  }
+
+  /** Send a pending selection now. */
+  flush(): void {
+    this.write.flush();
+  }
+
+  private commit(): void {
+    this.writing = true;
+    try {
+      const m = this.model;
+      m.set("_selection", this.current.toBytes());
+      m.set("_selection_source", this.currentMeta.source);
+      m.set("_selection_view", this.currentMeta.view);
+      m.set("_selection_region", this.currentMeta.region);
+      m.save_changes();
+      this.lastWritten = this.current;
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private modelMeta(): LinkMeta {
+    const m = this.model;
+    return {
+      source: String(m.get("_selection_source") ?? ""),
+      view: String(m.get("_selection_view") ?? ""),
+      region: (m.get("_selection_region") as Record<string, unknown> | null) ?? {},
+    };
+  }
+
+  /** The model's `_selection` changed: the kernel's (Python's) selection, or an echo. */
+  private fromModel(): void {
+    if (this.writing) return; // our own write
+    const incoming = Bitmask.fromBytes(this.model.get("_selection"), this.n);
+    if (this.write.pending()) {
+      // the echo of an earlier write must not undo a newer local selection still pending
+      if (this.lastWritten !== null && incoming.equals(this.lastWritten)) return;
+      this.write.cancel(); // a genuinely new selection from Python wins
+    }
+    this.current = incoming;
+    this.currentMeta = this.modelMeta();
+    this.notify(null);
+  }
+
+  private recount(): void {
+    this.write.cancel();
+    this.n = Number(this.model.get("n_samples") ?? 0);
+    this.current = Bitmask.fromBytes(this.model.get("_selection"), this.n);
+    this.currentMeta = this.modelMeta();
+    this.notify(null);
+  }
+
+  private notify(except: LinkSubscriber | null): void {
+    for (const sub of [...this.subs]) {
+      if (sub === except) continue;
+      try {
+        sub.onChange(this.current, this.currentMeta);
+      } catch (err) {
+        console.error("nbdiag: a linked view failed to show the selection", err);
+      }
+    }
+  }
+
+  private dispose(): void {
+    try {
+      this.write.flush();
+    } catch {
+      // the model may be closed already
+    }
+    this.model.off("change:_selection", this.onModel);
+    this.model.off("change:n_samples", this.onCount);
+    const m = this.model as WithHub;
+    if (m[HUB] === this) delete m[HUB];
+  }
+}

@@ -1,0 +1,191 @@
+"""Linking views: one shared selection over the samples, driven as the browser drives it (by
+assigning the shared model's synced traits)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import nbdiag
+from nbdiag.widgets import ConfusionMatrix, Histogram, LinkedSelection, Scatter, link
+from nbdiag.widgets._codecs import pack_mask, unpack_mask
+
+N = 40
+
+
+@pytest.fixture
+def ds():
+    rng = np.random.default_rng(3)
+    labels = rng.choice(["cat", "dog", "bird"], N).astype(object)
+    labels[[2, 7, 11]] = None  # unlabelled: not evaluated, not in the confusion matrix
+    samples = pd.DataFrame(
+        {
+            "label": labels,
+            "embedding_x": rng.normal(size=N),
+            "embedding_y": rng.normal(size=N),
+            "brightness": rng.uniform(0, 1, N),
+        },
+        index=[f"s{i:02d}" for i in range(N)],
+    )
+    d = nbdiag.Dataset(samples, class_names=["cat", "dog", "bird"])
+    d.add_run("m", rng.dirichlet(np.ones(3), N))
+    return d
+
+
+def _browser_selects(linked: LinkedSelection, positions, source="lasso", view=""):
+    """What the browser's debounced save of the shared model delivers."""
+    mask = np.zeros(linked.n_samples, dtype=bool)
+    mask[list(positions)] = True
+    linked.set_state(
+        {
+            "_selection_source": source,
+            "_selection_view": view,
+            "_selection_region": {"kind": "lasso"},
+            "_selection": memoryview(pack_mask(mask)),
+        }
+    )
+
+
+def test_link_sets_row_keys_identity_for_all_samples_and_positions_for_subsets(ds):
+    sc = Scatter(ds, _threaded_rpc=False)
+    cm = ConfusionMatrix(ds.evaluate("m"))
+    linked = link(sc, cm)
+    assert sc.link is linked and cm.link is linked
+    assert sc._row_keys == b""  # identity: row i is sample i, no bytes sent
+    keys = np.frombuffer(cm._row_keys, dtype="<u4")
+    assert len(keys) == cm.n_rows == N - 3
+    assert list(ds.samples.index[keys]) == list(cm.rows.index)
+    assert linked.n_samples == N and linked.dataset is ds
+    # the views reference the shared model through widget_serialization
+    assert sc.get_state()["_link"] == f"IPY_MODEL_{linked.model_id}"
+
+
+def test_a_browser_selection_reaches_every_view_mapped_to_its_rows(ds):
+    sc = Scatter(ds, _threaded_rpc=False)
+    cm = ConfusionMatrix(ds.evaluate("m"))
+    h = Histogram(ds, "brightness")
+    linked = link(sc, cm, h)
+    seen = []
+    cm.on_select(lambda w: seen.append(len(w.selection)))
+    _browser_selects(linked, [0, 2, 5, 7], view=sc._view_id)
+    assert list(linked.selection) == ["s00", "s02", "s05", "s07"]
+    assert list(sc.selection) == ["s00", "s02", "s05", "s07"]
+    assert list(h.selected.index) == ["s00", "s02", "s05", "s07"]
+    # the confusion matrix only has the labelled samples
+    assert sorted(cm.selection) == ["s00", "s05"]
+    assert seen == [2]
+    assert linked.source_view is sc and cm.selection_source == "lasso"
+    assert cm.selection_region == {"kind": "lasso"}
+    assert len(linked.selected) == 4 and "brightness" in linked.selected.columns
+
+
+def test_python_select_on_a_view_goes_through_the_link(ds):
+    sc = Scatter(ds, _threaded_rpc=False)
+    cm = ConfusionMatrix(ds.evaluate("m"))
+    linked = link(sc, cm)
+    cm.select_cell("cat", "cat")
+    want = set(cm.rows.index[(cm.rows.label == "cat") & (cm.rows.prediction == "cat")])
+    assert set(linked.selection) == want == set(sc.selection)
+    assert linked.selection_source == "python" and linked._selection_view == cm._view_id
+    assert cm._selection == b"" and sc._selection == b""  # own selections unused while linked
+    linked.select(["s01"])
+    assert list(sc.selection) == ["s01"]
+    linked.clear_selection()
+    assert len(sc.selection) == 0 and len(cm.selection) == 0
+
+
+def test_link_keeps_an_existing_selection_and_unlink_hands_it_back(ds):
+    sc = Scatter(ds, _threaded_rpc=False)
+    h = Histogram(ds, "brightness")
+    sc.select(["s03", "s04"])
+    linked = link(sc, h)
+    assert list(h.selection) == ["s03", "s04"]
+    linked.remove(h)
+    assert h.link is None and h._row_keys == b""
+    assert list(h.selection) == ["s03", "s04"]  # back to its own selection
+    assert unpack_mask(h._selection, N).sum() == 2
+    linked.select(["s05"])
+    assert list(h.selection) == ["s03", "s04"]  # no longer follows
+    assert list(sc.selection) == ["s05"]
+
+
+def test_relinking_moves_a_view_to_the_new_link(ds):
+    a, b, c = (Histogram(ds, "brightness") for _ in range(3))
+    first = link(a, b)
+    second = link(b, c)
+    assert b.link is second and a.link is first
+    assert first.views == (a,) and set(second.views) == {b, c}
+
+
+def test_object_rows_link_through_their_sample(ds):
+    objects = pd.DataFrame(
+        {"sample_id": ["s01", "s01", "s04", "s09"], "score": [0.9, 0.2, 0.5, 0.7]},
+        index=pd.Index(["o1", "o2", "o3", "o4"], name="object_id"),
+    )
+    hobj = Histogram(objects, "score", level="objects")
+    sc = Scatter(ds, _threaded_rpc=False)
+    linked = link(sc, hobj)
+    assert list(np.frombuffer(hobj._row_keys, dtype="<u4")) == [1, 1, 4, 9]
+    hobj.select(["o2"])  # one box -> its sample -> every box of that sample
+    assert list(linked.selection) == ["s01"]
+    assert list(hobj.selection) == ["o1", "o2"]
+
+
+def test_linking_refuses_rows_outside_the_dataset(ds):
+    other = pd.DataFrame({"v": [1.0, 2.0]}, index=["s01", "zz"])
+    h = Histogram(other, "v")
+    with pytest.raises(ValueError, match="'zz'"):
+        link(Scatter(ds, _threaded_rpc=False), h)
+
+
+def test_link_without_a_dataset_uses_the_union_of_the_views(ds):
+    a = Histogram(pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=["x", "y", "z"]), "v")
+    b = Histogram(pd.DataFrame({"v": [5.0, 6.0]}, index=["z", "w"]), "v")
+    linked = link(a, b)
+    assert list(linked.samples.index) == ["x", "y", "z", "w"]
+    b.select(["z"])
+    assert list(a.selection) == ["z"]
+
+
+def test_link_needs_nbdiag_views(ds):
+    with pytest.raises(TypeError, match="only nbdiag views"):
+        link(Scatter(ds, _threaded_rpc=False), object())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least one"):
+        link()
+
+
+def test_a_failing_link_callback_is_logged_not_raised(ds, caplog):
+    linked = link(Histogram(ds, "brightness"))
+
+    def boom(_):
+        raise RuntimeError("user bug")
+
+    linked.on_select(boom)
+    _browser_selects(linked, [1])
+    assert "user bug" in caplog.text
+    assert list(linked.selection) == ["s01"]
+
+
+def test_stale_browser_masks_never_raise(ds):
+    linked = link(Histogram(ds, "brightness"))
+    linked.set_state({"_selection": memoryview(b"\xff")})  # short: padded
+    assert list(linked.selection) == [f"s{i:02d}" for i in range(8)]
+    linked.set_state({"_selection": memoryview(b"\xff" * 20)})  # long: extra bits ignored
+    assert len(linked.selection) == N
+
+
+def test_selection_message_is_a_bitmask_of_n_over_8_bytes(ds):
+    linked = link(Histogram(ds, "brightness"))
+    linked.select(np.ones(N, dtype=bool))
+    assert len(linked._selection) == N // 8
+
+
+def test_replace_rows_rekeys_a_linked_view(ds):
+    sc = Scatter(ds, _threaded_rpc=False)
+    h = Histogram(pd.DataFrame({"v": [1.0, 2.0]}, index=["s03", "s05"]), "v")
+    linked = link(sc, h, dataset=ds)
+    assert list(np.frombuffer(h._row_keys, dtype="<u4")) == [3, 5]
+    with h.hold_sync():
+        h._replace_rows(pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=["s07", "s01", "s02"]))
+    assert h.n_rows == 3 and list(np.frombuffer(h._row_keys, dtype="<u4")) == [7, 1, 2]
+    linked.select(["s01"])
+    assert list(h.selection) == ["s01"]
