@@ -9,7 +9,7 @@ widgets; get every selection back as a pandas DataFrame.
 >>> cm.selected                                                    # doctest: +SKIP
 """
 
-from . import metrics, slices, store
+from . import embeddings, issues, metrics, selection, slices, store
 from ._version import __version__
 from .compare import RunComparison, compare_runs
 from .dataset import Dataset
@@ -55,12 +55,15 @@ __all__ = [
     "__version__",
     "compare_runs",
     "evaluate_classification",
+    "embeddings",
     "evaluate_detections",
     "explore",
+    "issues",
     "link",
     "metric",
     "metrics",
     "open",
+    "selection",
     "slices",
     "store",
 ]

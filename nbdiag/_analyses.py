@@ -114,3 +114,103 @@ class AnalysesMixin:
             include_classes=include_classes,
             confidence=confidence,
         )
+
+
+class EmbeddingAnalysesMixin:
+    """Embeddings, neighbours, label issues and active learning (mixed into
+    :class:`~nbdiag.Dataset`). Each method passes its arguments to the function of the same
+    name in ``nbdiag.embeddings``, ``nbdiag.issues`` or ``nbdiag.selection``; see those for
+    every parameter."""
+
+    def embed(self: Dataset, model: Any, layer: str | None = None, **kwargs: Any) -> Any:
+        """Embeddings of every image (or box crop, ``level="object"``) from any
+        ``torch.nn.Module``: its output, or a named layer via a forward hook; batched, eval mode,
+        no grad, float32, cached on disk by model weights and data.
+        See :func:`nbdiag.embeddings.embed`."""
+        from .embeddings import embed
+
+        return embed(self, model, layer, **kwargs)
+
+    def set_embeddings(self: Dataset, embeddings: Any, **kwargs: Any) -> Any:
+        """Bring your own embeddings (one row per sample, or ``ids=``)."""
+        from .embeddings import set_embeddings
+
+        return set_embeddings(self, embeddings, **kwargs)
+
+    def embeddings(self: Dataset, name: str | None = None, level: str = "sample") -> Any:
+        """The stored embeddings (the last computed ones by default)."""
+        from .embeddings import get_embeddings
+
+        return get_embeddings(self, name, level)
+
+    def project(self: Dataset, method: str = "pca", **kwargs: Any) -> pd.DataFrame:
+        """2-D projection (``"pca"``, ``"tsne"``, ``"umap"`` with the ``umap`` extra) written to
+        ``samples.embedding_x`` / ``embedding_y``; seeded and reproducible."""
+        from .embeddings import project
+
+        return project(self, method, **kwargs)
+
+    def similar(self: Dataset, ids: Any, k: int = 10, **kwargs: Any) -> pd.DataFrame:
+        """The ``k`` nearest neighbours of ``ids`` in embedding space ("find more like these")."""
+        from .embeddings import similar
+
+        return similar(self, ids, k, **kwargs)
+
+    def find_duplicates(
+        self: Dataset, threshold: float | None = None, **kwargs: Any
+    ) -> pd.DataFrame:
+        """Near-duplicate groups by embedding distance (``samples.duplicate_group``)."""
+        from .embeddings import find_duplicates
+
+        return find_duplicates(self, threshold, **kwargs)
+
+    def find_leakage(self: Dataset, threshold: float | None = None, **kwargs: Any) -> pd.DataFrame:
+        """Near duplicates across splits (train vs test leakage)."""
+        from .embeddings import find_leakage
+
+        return find_leakage(self, threshold, **kwargs)
+
+    def compute_uniqueness(self: Dataset, k: int = 10, **kwargs: Any) -> pd.DataFrame:
+        """Uniqueness and outlier scores as columns of ``samples``."""
+        from .embeddings import compute_uniqueness
+
+        return compute_uniqueness(self, k, **kwargs)
+
+    def find_outliers(
+        self: Dataset, top: int | None = None, k: int = 10, **kwargs: Any
+    ) -> pd.DataFrame:
+        """The most isolated samples in embedding space."""
+        from .embeddings import find_outliers
+
+        return find_outliers(self, top, k, **kwargs)
+
+    def find_label_issues(self: Dataset, run: str | None = None, **kwargs: Any) -> pd.DataFrame:
+        """Likely label errors, ranked, with a suggested label and the reason: confident learning
+        (cleanlab) plus neighbour disagreement for classification; missing, wrong-class,
+        badly-localised and duplicate boxes for detection."""
+        from .issues import find_label_issues
+
+        return find_label_issues(self, run, **kwargs)
+
+    def out_of_fold_probabilities(self: Dataset, **kwargs: Any) -> pd.DataFrame:
+        """Out-of-fold class probabilities from the embeddings (cross-validated logistic
+        regression), for label-issue detection when you have no model probabilities."""
+        from .issues import out_of_fold_probabilities
+
+        return out_of_fold_probabilities(self, **kwargs)
+
+    def select_for_labeling(
+        self: Dataset, budget: int, strategy: str = "hybrid", **kwargs: Any
+    ) -> pd.DataFrame:
+        """What to label next: ``least_confidence``, ``margin``, ``entropy``, ``k_center``,
+        ``class_balanced``, ``hybrid`` (uncertainty + diversity) or ``random``; returns the
+        chosen ids with the score that chose them."""
+        from .selection import select_for_labeling
+
+        return select_for_labeling(self, budget, strategy, **kwargs)
+
+    def apply_labeling_functions(self: Dataset, functions: Any, **kwargs: Any) -> pd.DataFrame:
+        """Apply user rules (a function of a row -> tag or None) and record the tags."""
+        from .selection import apply_labeling_functions
+
+        return apply_labeling_functions(self, functions, **kwargs)

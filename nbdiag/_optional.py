@@ -13,6 +13,7 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "cleanlab": ("cleanlab", "confident-learning label issues"),
     "umap": ("umap", "UMAP projections"),
     "dask": ("dask", "Dask execution"),
+    "faiss": ("faiss", "the faiss nearest-neighbour backend"),
 }
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from PIL import Image
 
 from . import validation as v
-from ._analyses import AnalysesMixin
+from ._analyses import AnalysesMixin, EmbeddingAnalysesMixin
 from .images import ThumbnailCache, array_to_image, encode_thumbnail, load_image
 from .runs import ClassificationRun, DetectionRun, Run, classification_run
 
@@ -37,7 +37,7 @@ def _as_class_names(values: Iterable[Any]) -> list[str]:
     return [str(c) for c in values]
 
 
-class Dataset(AnalysesMixin):
+class Dataset(AnalysesMixin, EmbeddingAnalysesMixin):
     """Images (samples), their boxes (objects), and model predictions (runs).
 
     Parameters

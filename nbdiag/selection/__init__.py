@@ -1,0 +1,17 @@
+"""Active learning: which samples to label next (uncertainty, k-center diversity, class
+balance, a hybrid with a budget) and user labelling functions applied as tags."""
+
+from ._samplers import class_balanced, entropy, k_center_greedy, least_confidence, margin, top_k
+from ._select import STRATEGIES, apply_labeling_functions, select_for_labeling
+
+__all__ = [
+    "STRATEGIES",
+    "apply_labeling_functions",
+    "class_balanced",
+    "entropy",
+    "k_center_greedy",
+    "least_confidence",
+    "margin",
+    "select_for_labeling",
+    "top_k",
+]
