@@ -80,6 +80,32 @@ print("CHECK " + json.dumps({
     "n_to_review": len(ds.tagged("to_review")),
 }))""",
     ],
+    "03_data_quality.ipynb": [
+        """import json
+s = ds.samples
+KINDS = {"_dark": "dark", "_light": "light", "_blurred": "blurry", "_flat": "low_information",
+         "_grayscale": "grayscale", "_odd_aspect": "odd_aspect_ratio",
+         "_exact_duplicate": "exact_duplicate", "_near_duplicate": "near_duplicate"}
+planted = {flag: [i for i in s.index if key in i] for key, flag in KINDS.items()}
+has = s[list(KINDS.values())].fillna(False).astype(bool)
+missed = {flag: [i for i in ids if not has.at[i, flag]] for flag, ids in planted.items()}
+same_group = [i for i in s.index if "_duplicate" in i
+              and s.at[i, "duplicate_group"] != s.at[i.split("_")[0] + ".jpg", "duplicate_group"]]
+print("CHECK " + json.dumps({
+    "n_files": len(s),
+    "planted": {k: len(v) for k, v in planted.items()},
+    "missed": missed,
+    "not_in_original_group": same_group,
+    "issues": {i: v for i, v in s["issues"].items() if v},
+    "errors": sorted(errors["id"]),
+    "linked": sorted(linked.selection),
+    "grid": sorted(grid.selection),
+    "dark_range": sorted(s.index[s["brightness"] <= 0.15]),
+    "custom_nan": sorted(s.index[s["clipped_highlights"].isna()]),
+    "custom_max": float(s["clipped_highlights"].max()),
+    "custom_argmax": s["clipped_highlights"].idxmax(),
+}))""",
+    ],
 }
 
 
@@ -100,6 +126,24 @@ def test_example_notebook_runs(path: Path):
         assert check["prob_sums"] == pytest.approx([1.0, 1.0], abs=1e-9)
         # the notebook selected every mistake from code, then tagged the selection
         assert check["n_to_review"] == check["n_mistakes"] > 0
+
+    if path.name == "03_data_quality.ipynb":
+        check = json.loads(_stdout(nb, r"CHECK (.*)").group(1))
+        assert 40 <= check["n_files"] <= 80
+        # every planted kind is there and every planted file carries its flag
+        assert all(n >= 2 for n in check["planted"].values()), check["planted"]
+        assert check["missed"] == {flag: [] for flag in check["planted"]}
+        # copies and resized copies fall in the group of the photo they come from
+        assert check["not_in_original_group"] == []
+        # the corrupt file: an entry in samples.issues and in the error table, no metric values
+        assert list(check["issues"]) == ["corrupt.jpg"]
+        assert check["errors"] == ["corrupt.jpg"]
+        assert check["custom_nan"] == ["corrupt.jpg"]
+        # the brush in the histogram selected the darkest images in the linked grid
+        assert check["linked"] == check["grid"] == check["dark_range"]
+        assert len(check["dark_range"]) >= 6
+        # the custom metric: the light variants clip their highlights most
+        assert "_light" in check["custom_argmax"] and check["custom_max"] > 0
 
 
 @pytest.mark.slow
