@@ -80,6 +80,29 @@ print("CHECK " + json.dumps({
     "n_to_review": len(ds.tagged("to_review")),
 }))""",
     ],
+    "02_object_detection.ipynb": [
+        """import json
+tp_at = {}
+for t in (0.5, 0.7):
+    ev.set_thresholds(iou=t)
+    tp_at[t] = int((ev.predictions["match"] == "tp").sum())
+ev.set_thresholds(iou=0.5)
+cmat = ev.confusion_matrix()
+print("CHECK " + json.dumps({
+    "AP": float(ev.coco_stats[0]),
+    "AP50": float(ev.coco_stats[1]),
+    "missing": bool(((issues["issue"] == "missing_box") & (issues["sample_id"] == planted["missing"])).any()),
+    "wrong_class": bool(((issues["issue"] == "wrong_class") & (issues["object_id"] == planted["wrong_class"])).any()),
+    "shifted": bool(((issues["issue"] == "bad_localization") & (issues["object_id"] == planted["shifted"])).any()),
+    "n_issues": len(issues),
+    "background": ["background" in map(str, cmat.index), "background" in map(str, cmat.columns)],
+    "tp_at": [tp_at[0.5], tp_at[0.7]],
+    "breakdown": list(map(str, ev.error_breakdown().index)),
+    "has_metrics": ["box_area" in ds.objects.columns, "brightness" in ds.samples.columns],
+    "n_bins": len(by_area),
+    "grid_run": grid.run,
+}))""",
+    ],
     "03_data_quality.ipynb": [
         """import json
 s = ds.samples
@@ -126,6 +149,22 @@ def test_example_notebook_runs(path: Path):
         assert check["prob_sums"] == pytest.approx([1.0, 1.0], abs=1e-9)
         # the notebook selected every mistake from code, then tagged the selection
         assert check["n_to_review"] == check["n_mistakes"] > 0
+
+    if path.name == "02_object_detection.ipynb":
+        total_s = float(_stdout(nb, r"notebook ran in ([0-9.]+)s").group(1))
+        assert total_s < 60, f"the notebook took {total_s}s; it must stay quick"
+        check = json.loads(_stdout(nb, r"CHECK (.*)").group(1))
+        assert check["AP50"] > 0.85 and check["AP"] > 0.3, check
+        # the three planted annotation errors are among the flagged label issues
+        assert check["missing"] and check["wrong_class"] and check["shifted"], check
+        assert check["n_issues"] < 20  # and the list stays short enough to review
+        assert check["background"] == [True, True]
+        # a stricter IoU threshold matches fewer detections
+        assert check["tp_at"][0] > check["tp_at"][1] > 0
+        assert {"classification", "localization", "background"} <= set(check["breakdown"])
+        assert check["has_metrics"] == [True, True]
+        assert check["n_bins"] == 3
+        assert check["grid_run"] == "det"
 
     if path.name == "03_data_quality.ipynb":
         check = json.loads(_stdout(nb, r"CHECK (.*)").group(1))
