@@ -391,11 +391,11 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin):
         boxes["label"] = v.labels_to_names(boxes["label"], self._class_names, f"run {name!r}")
         missing = boxes[boxes["label"].isna()]
         if len(missing):
-            raise ValueError(f"run {name!r}: boxes without a class: {v._listed(missing.index)}")
+            raise ValueError(f"run {name!r}: boxes without a class: {v.listed(missing.index)}")
         boxes = self._normalise_objects(boxes)
         clash = boxes.index[boxes.index.isin(kept.index)]
         if len(clash):
-            raise ValueError(f"run {name!r}: object ids already used: {v._listed(clash)}")
+            raise ValueError(f"run {name!r}: object ids already used: {v.listed(clash)}")
         self._check_objects(boxes)
         return boxes
 

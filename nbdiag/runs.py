@@ -130,7 +130,7 @@ def classification_run(
     v.check_labels(labels, class_names, f"run {name!r}")
     missing = labels[labels.isna()]
     if len(missing):
-        raise ValueError(f"run {name!r}: no prediction for samples {v._listed(missing.index)}")
+        raise ValueError(f"run {name!r}: no prediction for samples {v.listed(missing.index)}")
     confidence = pd.to_numeric(confidence, errors="raise").astype(float)
     if probs is None and confidence.notna().any():
         v.check_scores(confidence.dropna(), "prediction")

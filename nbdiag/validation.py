@@ -17,7 +17,7 @@ def show(value: object) -> str:
     return repr(value)
 
 
-def _listed(items: Iterable[object]) -> str:
+def listed(items: Iterable[object]) -> str:
     items = list(items)
     shown = ", ".join(show(i) for i in items[:MAX_LISTED])
     more = f" (and {len(items) - MAX_LISTED} more)" if len(items) > MAX_LISTED else ""
@@ -34,7 +34,7 @@ def check_unique_ids(ids: pd.Index | Sequence[object], what: str = "sample") -> 
         raise ValueError(f"{what} ids must not be missing (NaN/None)")
     dup = index[index.duplicated()].unique()
     if len(dup):
-        raise ValueError(f"duplicate {what} ids: {_listed(dup)}")
+        raise ValueError(f"duplicate {what} ids: {listed(dup)}")
 
 
 def check_same_length(name_a: str, a: object, name_b: str, b: object) -> None:
@@ -47,7 +47,7 @@ def check_known_ids(ids: Iterable[object], known: pd.Index, what: str = "sample"
     ids = pd.Index(list(ids))
     unknown = ids[~ids.isin(known)].unique()
     if len(unknown):
-        raise ValueError(f"unknown {what} ids (not in the dataset): {_listed(unknown)}")
+        raise ValueError(f"unknown {what} ids (not in the dataset): {listed(unknown)}")
 
 
 def check_labels(values: pd.Series, class_names: Sequence[str], where: str) -> None:
@@ -69,17 +69,17 @@ def check_probabilities(probs: np.ndarray, ids: pd.Index, atol: float = 1e-3) ->
         )
     bad_nan = ~np.isfinite(probs).all(axis=1)
     if bad_nan.any():
-        raise ValueError(f"NaN or infinite probabilities for samples {_listed(ids[bad_nan])}")
+        raise ValueError(f"NaN or infinite probabilities for samples {listed(ids[bad_nan])}")
     bad_range = ((probs < -atol) | (probs > 1 + atol)).any(axis=1)
     if bad_range.any():
-        raise ValueError(f"probabilities outside [0, 1] for samples {_listed(ids[bad_range])}")
+        raise ValueError(f"probabilities outside [0, 1] for samples {listed(ids[bad_range])}")
     sums = probs.sum(axis=1)
     bad_sum = np.abs(sums - 1.0) > atol
     if bad_sum.any():
         first = show(ids[bad_sum][0])
         raise ValueError(
             f"probabilities must sum to 1 per sample; they do not for samples "
-            f"{_listed(ids[bad_sum])} (e.g. {first} sums to {sums[bad_sum][0]:.4f}). "
+            f"{listed(ids[bad_sum])} (e.g. {first} sums to {sums[bad_sum][0]:.4f}). "
             "Pass softmax outputs, not logits."
         )
     return probs
@@ -88,7 +88,7 @@ def check_probabilities(probs: np.ndarray, ids: pd.Index, atol: float = 1e-3) ->
 def check_scores(scores: pd.Series, what: str = "prediction") -> None:
     bad = scores[~np.isfinite(scores.to_numpy(dtype=float, na_value=np.nan))]
     if len(bad):
-        raise ValueError(f"NaN or infinite score for {_plural(what)} {_listed(bad.index)}")
+        raise ValueError(f"NaN or infinite score for {_plural(what)} {listed(bad.index)}")
 
 
 def check_boxes(
@@ -105,12 +105,10 @@ def check_boxes(
     coords = boxes[["x", "y", "w", "h"]].to_numpy(dtype=float)
     bad = ~np.isfinite(coords).all(axis=1)
     if bad.any():
-        raise ValueError(f"non-finite coordinates for {_plural(what)} {_listed(boxes.index[bad])}")
+        raise ValueError(f"non-finite coordinates for {_plural(what)} {listed(boxes.index[bad])}")
     neg = (coords[:, 2] < 0) | (coords[:, 3] < 0)
     if neg.any():
-        raise ValueError(
-            f"negative width or height for {_plural(what)} {_listed(boxes.index[neg])}"
-        )
+        raise ValueError(f"negative width or height for {_plural(what)} {listed(boxes.index[neg])}")
     if sizes is None:
         return
     wh = sizes.reindex(boxes["sample_id"])[["width", "height"]].to_numpy(dtype=float)
@@ -126,7 +124,7 @@ def check_boxes(
     if out.any():
         i = int(np.flatnonzero(out)[0])
         raise ValueError(
-            f"{_plural(what)} outside their image: {_listed(boxes.index[out])}; e.g. {what} "
+            f"{_plural(what)} outside their image: {listed(boxes.index[out])}; e.g. {what} "
             f"{show(boxes.index[i])} of sample {show(boxes['sample_id'].iloc[i])} "
             f"spans x {x0[i]:g}..{x1[i]:g}, "
             f"y {y0[i]:g}..{y1[i]:g} in a {wh[i, 0]:g}x{wh[i, 1]:g} image"

@@ -351,7 +351,7 @@ def _run(
     if not np.isfinite(out).all():
         bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
         raise ValueError(
-            f"the model produced NaN/inf embeddings for rows {v._listed(bad)} "
-            f"(ids {v._listed([items.sample_ids[i] for i in bad[:5]])})"
+            f"the model produced NaN/inf embeddings for rows {v.listed(bad)} "
+            f"(ids {v.listed([items.sample_ids[i] for i in bad[:5]])})"
         )
     return out

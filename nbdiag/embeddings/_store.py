@@ -68,7 +68,7 @@ class Embeddings:
         if (pos < 0).any():
             missing = pd.Index(list(ids))[pos < 0]
             raise ValueError(
-                f"no {self.level} embedding ({self.name!r}) for ids {v._listed(missing)}"
+                f"no {self.level} embedding ({self.name!r}) for ids {v.listed(missing)}"
             )
         return pos
 
@@ -167,7 +167,7 @@ def as_vectors(values: Any, what: str = "embeddings") -> np.ndarray:
     bad = ~np.isfinite(arr).all(axis=1)
     if bad.any():
         raise ValueError(
-            f"{what} has NaN or infinite values in rows {v._listed(np.flatnonzero(bad))}"
+            f"{what} has NaN or infinite values in rows {v.listed(np.flatnonzero(bad))}"
         )
     return arr
 

@@ -57,7 +57,7 @@ class ClassificationEvaluation:
         keep = y_true.notna()
         y_true, y_pred = y_true[keep].astype(cats), y_pred.reindex(y_true.index)[keep].astype(cats)
         if y_pred.isna().any():
-            raise ValueError(f"no prediction for samples {v._listed(y_pred.index[y_pred.isna()])}")
+            raise ValueError(f"no prediction for samples {v.listed(y_pred.index[y_pred.isna()])}")
         frame = pd.DataFrame({"label": y_true, "prediction": y_pred})
         frame["correct"] = y_true.cat.codes.to_numpy() == y_pred.cat.codes.to_numpy()
         self.probabilities = None if probabilities is None else probabilities.loc[frame.index]

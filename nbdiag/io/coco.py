@@ -154,7 +154,7 @@ def coco_results_to_frame(
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"COCO results with a NaN, infinite or non-numeric score: {v._listed(pos[bad])} "
+            f"COCO results with a NaN, infinite or non-numeric score: {v.listed(pos[bad])} "
             f"(e.g. result {i} for image_id {v.show(image_id[i])} has score "
             f"{results[i]['score']!r})"
         )
@@ -164,7 +164,7 @@ def coco_results_to_frame(
     neg = (boxes[:, 2] < 0) | (boxes[:, 3] < 0)
     if neg.any():
         raise ValueError(
-            f"negative width or height in the bbox of COCO results {v._listed(pos[neg])}"
+            f"negative width or height in the bbox of COCO results {v.listed(pos[neg])}"
         )
     labels = category_id.map(ds.coco_categories)
     return pd.DataFrame(
@@ -309,12 +309,12 @@ def _bbox_array(
     arr = arr.reshape(-1, 4)
     bad = ~np.isfinite(arr).all(axis=1)
     if bad.any():
-        raise ValueError(f"non-finite bbox coordinates for {what}s {v._listed(index[bad])}{where}")
+        raise ValueError(f"non-finite bbox coordinates for {what}s {v.listed(index[bad])}{where}")
     neg = (arr[:, 2] < 0) | (arr[:, 3] < 0)
     if neg.any():
         i = int(np.flatnonzero(neg)[0])
         raise ValueError(
-            f"negative width or height for {what}s {v._listed(index[neg])}{where}; e.g. "
+            f"negative width or height for {what}s {v.listed(index[neg])}{where}; e.g. "
             f"{what} {v.show(index[i])} has bbox {bboxes[i]!r} "
             "(COCO boxes are [x, y, width, height])"
         )

@@ -161,7 +161,7 @@ def _image_files(
         missing = [i for i in sample_ids if paths[i] is None]
         if missing:
             raise ValueError(
-                f"samples without an image file: {v._listed(missing)}; pass images='auto' "
+                f"samples without an image file: {v.listed(missing)}; pass images='auto' "
                 "(or 'copy') to write their in-memory images next to the export"
             )
     for k, i in enumerate(sample_ids):

@@ -226,7 +226,7 @@ def _sample_changes(
         )
     dup = pd.Index(resolved)[pd.Index(resolved).duplicated()].unique()
     if len(dup):
-        raise ValueError(f"duplicate sample ids in {source}: {v._listed(dup)}")
+        raise ValueError(f"duplicate sample ids in {source}: {v.listed(dup)}")
     new_labels: list[str | None] = []
     empty = []
     for k, (sid, raw) in enumerate(zip(resolved, table["label"], strict=True)):
@@ -237,7 +237,7 @@ def _sample_changes(
             new_labels.append(_check_class(raw, ds, f"row {k + 2} (sample {v.show(sid)})"))
     if empty and not allow_unlabelled:
         raise ValueError(
-            f"rows with an empty label in {source}, for samples {v._listed(empty)}; pass "
+            f"rows with an empty label in {source}, for samples {v.listed(empty)}; pass "
             "allow_unlabelled=True to remove those samples' labels"
         )
     old = ds.samples["label"].reindex(resolved).astype(object)

@@ -169,7 +169,7 @@ class LinkedSelection(anywidget.AnyWidget):
             missing = pd.Index(ids)[positions < 0].unique()
             raise ValueError(
                 f"cannot link {type(view).__name__}: its rows refer to samples that are not in the "
-                f"linked dataset: {v._listed(missing)}"
+                f"linked dataset: {v.listed(missing)}"
             )
         return positions.astype(np.int64)
 

@@ -4,7 +4,14 @@ request (the report's unit tests live in tests/report/)."""
 from __future__ import annotations
 
 from nbdiag.report import write_report
-from tests.report.test_report import COUNT_CANVASES, classification_ds, detection_ds
+from tests.report.test_report import classification_ds, detection_ds
+
+# canvases bokeh drew, including those inside shadow roots
+COUNT_CANVASES = """() => {
+  const count = (root) => [...root.querySelectorAll('*')].reduce(
+    (n, el) => n + (el.tagName === 'CANVAS' ? 1 : 0) + (el.shadowRoot ? count(el.shadowRoot) : 0), 0);
+  return count(document);
+}"""
 
 
 def test_report_opens_in_chromium_without_errors_or_network(tmp_path, browser):

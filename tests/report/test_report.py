@@ -16,24 +16,6 @@ from PIL import Image
 import nbdiag
 from nbdiag.report import SECTIONS, write_report
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-#: canvases in the page, looking inside (nested) shadow roots where bokeh renders
-COUNT_CANVASES = """() => {
-  const count = (root) => [...root.querySelectorAll('*')].reduce(
-    (n, el) => n + (el.tagName === 'CANVAS' ? 1 : 0) + (el.shadowRoot ? count(el.shadowRoot) : 0), 0);
-  return count(document);
-}"""
-
 
 def classification_ds(n: int = 120) -> nbdiag.Dataset:
     rng = np.random.default_rng(0)

@@ -18,7 +18,7 @@ import pandas as pd
 MAX_LISTED = 5
 
 
-def _listed(items: Sequence[Any]) -> str:
+def listed(items: Sequence[Any]) -> str:
     items = list(items)
     shown = ", ".join(repr(i) for i in items[:MAX_LISTED])
     more = f" (and {len(items) - MAX_LISTED} more)" if len(items) > MAX_LISTED else ""
@@ -56,12 +56,12 @@ class Problem:
 def _check_boxes(xywh: np.ndarray, ids: np.ndarray, what: str) -> None:
     bad = ~np.isfinite(xywh).all(axis=1)
     if bad.any():
-        raise ValueError(f"non-finite box coordinates for {what} {_listed(ids[bad])}")
+        raise ValueError(f"non-finite box coordinates for {what} {listed(ids[bad])}")
     neg = (xywh[:, 2] < 0) | (xywh[:, 3] < 0)
     if neg.any():
         i = int(np.flatnonzero(neg)[0])
         raise ValueError(
-            f"negative width or height for {what} {_listed(ids[neg])}; e.g. {ids[i]!r} has "
+            f"negative width or height for {what} {listed(ids[neg])}; e.g. {ids[i]!r} has "
             f"w={xywh[i, 2]:g}, h={xywh[i, 3]:g}"
         )
 
@@ -69,7 +69,7 @@ def _check_boxes(xywh: np.ndarray, ids: np.ndarray, what: str) -> None:
 def _check_scores(score: np.ndarray, ids: np.ndarray, what: str) -> None:
     bad = ~np.isfinite(score)
     if bad.any():
-        raise ValueError(f"NaN or infinite score for {what} {_listed(ids[bad])}")
+        raise ValueError(f"NaN or infinite score for {what} {listed(ids[bad])}")
 
 
 def _sorted_images(image_ids: Sequence[Hashable] | pd.Index) -> np.ndarray:
@@ -79,7 +79,7 @@ def _sorted_images(image_ids: Sequence[Hashable] | pd.Index) -> np.ndarray:
         raise ValueError("image ids must not be missing (NaN/None)")
     dup = index[index.duplicated()].unique()
     if len(dup):
-        raise ValueError(f"duplicate image ids: {_listed(dup)}")
+        raise ValueError(f"duplicate image ids: {listed(dup)}")
     try:
         index = index.sort_values()
     except TypeError:
@@ -160,7 +160,7 @@ def problem_from_coco(gt: Any, dt: Any) -> Problem:
     cat_ids_given = _field(categories, "id", "categories")
     if len(set(cat_ids_given)) != len(cat_ids_given):
         dup = pd.Index(cat_ids_given)[pd.Index(cat_ids_given).duplicated()].unique()
-        raise ValueError(f"duplicate category ids in the ground truth: {_listed(dup)}")
+        raise ValueError(f"duplicate category ids in the ground truth: {listed(dup)}")
     by_id = {c["id"]: c for c in categories}
     cat_ids = sorted(by_id)
     names = [str(by_id[c].get("name", c)) for c in cat_ids]
@@ -172,15 +172,15 @@ def problem_from_coco(gt: Any, dt: Any) -> Problem:
     gt_ids = np.asarray(_field(anns, "id", "annotations") if anns else [], dtype=object)
     dup = pd.Index(gt_ids)[pd.Index(gt_ids).duplicated()].unique()
     if len(dup):
-        raise ValueError(f"duplicate annotation ids in the ground truth: {_listed(dup)}")
+        raise ValueError(f"duplicate annotation ids in the ground truth: {listed(dup)}")
     gt_img = _indexer(_field(anns, "image_id", "annotations"), image_ids)
     gt_cat = _indexer(_field(anns, "category_id", "annotations"), cat_ids)
     for arr, key, known in ((gt_img, "image_id", "images"), (gt_cat, "category_id", "categories")):
         if (arr < 0).any():
             bad = np.flatnonzero(arr < 0)
             raise ValueError(
-                f"ground-truth annotations {_listed(gt_ids[bad])} have a {key} that is not in the "
-                f"ground truth's {known}: {_listed([anns[i][key] for i in bad])}"
+                f"ground-truth annotations {listed(gt_ids[bad])} have a {key} that is not in the "
+                f"ground truth's {known}: {listed([anns[i][key] for i in bad])}"
             )
     gt_xywh = _bboxes(anns, "annotations")
     _check_boxes(gt_xywh, gt_ids, "ground-truth annotations")
@@ -201,8 +201,8 @@ def problem_from_coco(gt: Any, dt: Any) -> Problem:
         if (arr < 0).any():
             bad = np.flatnonzero(arr < 0)
             raise ValueError(
-                f"detections {_listed([f'results[{i}]' for i in bad])} have a {key} that is not in "
-                f"the ground truth's {known}: {_listed([dt[i][key] for i in bad])}"
+                f"detections {listed([f'results[{i}]' for i in bad])} have a {key} that is not in "
+                f"the ground truth's {known}: {listed([dt[i][key] for i in bad])}"
             )
     dt_xywh = _bboxes(dt, "results")
     labels = np.array([f"results[{i}]" for i in range(len(dt))], dtype=object)
@@ -245,21 +245,21 @@ def _frame_boxes(
     ids = np.asarray(frame.index, dtype=object)
     dup = frame.index[frame.index.duplicated()].unique()
     if len(dup):
-        raise ValueError(f"duplicate object ids in {what}: {_listed(dup)}")
+        raise ValueError(f"duplicate object ids in {what}: {listed(dup)}")
     img = _indexer(frame["sample_id"].astype(object), image_ids)
     if (img < 0).any():
         bad = img < 0
         raise ValueError(
-            f"{what} {_listed(ids[bad])} have a sample_id that is not an evaluated image: "
-            f"{_listed(frame['sample_id'].to_numpy()[bad])}"
+            f"{what} {listed(ids[bad])} have a sample_id that is not an evaluated image: "
+            f"{listed(frame['sample_id'].to_numpy()[bad])}"
         )
     labels = frame["label"].astype(object)
     cat = _indexer(labels, class_values)
     if (cat < 0).any():
         bad = cat < 0
         raise ValueError(
-            f"{what} {_listed(ids[bad])} have an unknown class: "
-            f"{_listed(labels.to_numpy()[bad])}; classes are {list(class_values)[:20]}"
+            f"{what} {listed(ids[bad])} have an unknown class: "
+            f"{listed(labels.to_numpy()[bad])}; classes are {list(class_values)[:20]}"
         )
     xywh = frame[["x", "y", "w", "h"]].to_numpy(dtype=np.float64)
     _check_boxes(xywh, ids, what)
@@ -293,7 +293,7 @@ def problem_from_frames(
     class_values = list(class_names)
     if len(set(class_values)) != len(class_values):
         raise ValueError(
-            f"duplicate class names: {_listed(pd.Index(class_values)[pd.Index(class_values).duplicated()])}"
+            f"duplicate class names: {listed(pd.Index(class_values)[pd.Index(class_values).duplicated()])}"
         )
     gt = _frame_boxes(gt_boxes, images, class_values, "ground-truth boxes", predictions=False)
     dt = _frame_boxes(pred_boxes, images, class_values, "predicted boxes", predictions=True)
