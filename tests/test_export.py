@@ -319,3 +319,10 @@ def test_box_import_errors(det_ds, tmp_path):
 def test_module_level_export_function(det_ds, tmp_path):
     path = export(det_ds, ["b"], format="parquet", path=tmp_path / "b.parquet")
     assert pd.read_parquet(path)["object_id"].tolist() == [13, 14]
+
+
+def test_image_sizes_are_whole_pixels_in_every_table_format(cls_ds, det_ds, tmp_path):
+    lines = cls_ds.export(format="csv", path=tmp_path / "s.csv").read_text().splitlines()
+    assert lines[1].split(",")[2:4] == ["6", "6"]  # not "6.0"
+    boxes = pd.read_parquet(det_ds.export(format="parquet", path=tmp_path / "b.parquet"))
+    assert str(boxes["width"].dtype) == "Int64" and boxes["width"].notna().all()

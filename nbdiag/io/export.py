@@ -130,6 +130,11 @@ def export(
 
 
 # ---------------------------------------------------------------------- helpers
+def _pixels(sizes: pd.Series) -> pd.array:
+    """Image sizes as whole pixels (``Int64``: an unreadable image's size stays empty)."""
+    return pd.array(sizes.round().to_numpy(), dtype="Int64")
+
+
 def _na(x: Any) -> bool:
     return x is None or (isinstance(x, float) and np.isnan(x))
 
@@ -321,8 +326,8 @@ def _sample_rows(
         {
             "id": [native(i) for i in sample_ids],
             "path": [files.get(i) for i in sample_ids],
-            "width": s["width"].to_numpy(),
-            "height": s["height"].to_numpy(),
+            "width": _pixels(s["width"]),
+            "height": _pixels(s["height"]),
             "label": s["label"].astype(object).to_numpy() if include_labels else None,
             "split": s["split"].to_numpy(),
             "tags": _joined(_tags_of(ds, "sample"), sample_ids),
@@ -398,7 +403,7 @@ def _box_rows(
     table = table.sort_values("_order", kind="stable").drop(columns="_order")
     sizes = ds.samples[["width", "height"]].reindex(list(table["sample_id"]))
     table["path"] = [files.get(x) for x in table["sample_id"]]
-    table["width"] = sizes["width"].to_numpy()
-    table["height"] = sizes["height"].to_numpy()
+    table["width"] = _pixels(sizes["width"])
+    table["height"] = _pixels(sizes["height"])
     table["iscrowd"] = table["iscrowd"].astype("boolean")
     return table[BOX_COLUMNS].reset_index(drop=True)
