@@ -326,3 +326,11 @@ def test_image_sizes_are_whole_pixels_in_every_table_format(cls_ds, det_ds, tmp_
     assert lines[1].split(",")[2:4] == ["6", "6"]  # not "6.0"
     boxes = pd.read_parquet(det_ds.export(format="parquet", path=tmp_path / "b.parquet"))
     assert str(boxes["width"].dtype) == "Int64" and boxes["width"].notna().all()
+
+
+def test_in_memory_images_are_written_with_their_ids_in_the_file_name(tmp_path):
+    images = np.zeros((2, 4, 4), dtype=np.uint8)
+    ds = nbdiag.Dataset.from_arrays(images, [0, 1], ids=["cat/1", "b"], class_names=["0", "1"])
+    table = pd.read_csv(ds.export(format="csv", path=tmp_path / "x.csv"))
+    assert [Path(p).name for p in table["path"]] == ["000000_cat_1.png", "000001_b.png"]
+    assert all(Path(p).is_file() for p in table["path"])

@@ -130,6 +130,11 @@ def export(
 
 
 # ---------------------------------------------------------------------- helpers
+def _file_safe(sample_id: Hashable) -> str:
+    """A sample id as a short, portable piece of a file name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(sample_id))[:64] or "_"
+
+
 def _pixels(sizes: pd.Series) -> pd.array:
     """Image sizes as whole pixels (``Int64``: an unreadable image's size stays empty)."""
     return pd.array(sizes.round().to_numpy(), dtype="Int64")
@@ -180,7 +185,7 @@ def _image_files(
             target = folder / f"{k:06d}_{Path(src).name}"
             shutil.copy2(src, target)
         else:
-            target = folder / f"{k:06d}.png"
+            target = folder / f"{k:06d}_{_file_safe(i)}.png"  # the id, for the annotator
             ds.image(i).save(target, format="PNG")
         result[i] = os.fspath(target)
     if no_file:
