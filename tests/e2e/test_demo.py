@@ -136,7 +136,8 @@ def test_demo_serves_the_quickstart_and_it_works(demo, notebook, page, artifacts
     lap("notebook_open")
     nb.run_all(timeout=240)
     lap("run_all_done")
-    root = page.locator('[data-testid="nbdiag-confusion-matrix"][data-ready="1"]')
+    # the notebook's own matrix comes first; explore() shows a second one further down
+    root = page.locator('[data-testid="nbdiag-confusion-matrix"][data-ready="1"]').first
     expect(root).to_be_visible(timeout=60_000)
     assert nb.probe.eval("ev.accuracy") > 0.9
 
@@ -146,7 +147,7 @@ def test_demo_serves_the_quickstart_and_it_works(demo, notebook, page, artifacts
         "(ev.confusion_matrix().to_numpy() * (1 - __import__('numpy').eye(10))).argmax(), (10, 10))]"
     )
     want = nb.probe.eval(f"[int(i) for i in ev.samples_in_cell({t}, {p}).index]")
-    cell = page.get_by_test_id(f"cm-cell-{t}-{p}")
+    cell = root.get_by_test_id(f"cm-cell-{t}-{p}")
     cell.scroll_into_view_if_needed()
     cell.click()
     got = nb.probe.wait_for(

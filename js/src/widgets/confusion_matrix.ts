@@ -7,6 +7,7 @@
  * `save_changes()`), or the shared selection when the matrix is linked to other views.
  */
 
+import "../ui/theme.css";
 import "../confusion/confusion_matrix.css";
 
 import type { RenderProps } from "@anywidget/types";

@@ -7,6 +7,7 @@
  * range), or the shared selection when linked, where other views follow the brush while it moves.
  */
 
+import "../ui/theme.css";
 import "../ui/view.css";
 import "../histogram/histogram.css";
 

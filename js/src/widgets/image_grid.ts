@@ -7,6 +7,7 @@
  * full-size images are pulled through the RPC channel (`page` and `image` requests).
  */
 
+import "../ui/theme.css";
 import "../grid/image_grid.css";
 
 import type { RenderProps } from "@anywidget/types";

@@ -8,6 +8,7 @@
  * thumbnail through the RPC channel (`point` method, own timeout).
  */
 
+import "../ui/theme.css";
 import "../ui/view.css";
 import "../scatter/scatter.css";
 
