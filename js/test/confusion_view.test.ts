@@ -3,56 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { MISSING_CODE } from "../src/codecs";
 import { Bitmask } from "../src/selection";
 import widget, { SELECTION_DEBOUNCE_MS, type ConfusionMatrixTraits } from "../src/widgets/confusion_matrix";
-
-type Handler = () => void;
-
-/** Just enough of anywidget's model: get / set / save_changes / on / off, with change events. */
-class FakeModel {
-  state: Record<string, unknown>;
-  handlers = new Map<string, Set<Handler>>();
-  /** every model.set from the view, in order */
-  sets: [string, unknown][] = [];
-  /** a snapshot of the traits set since the previous save, per save_changes() */
-  saves: Record<string, unknown>[] = [];
-  private dirty: Record<string, unknown> = {};
-
-  constructor(state: Partial<ConfusionMatrixTraits>) {
-    this.state = { ...state };
-  }
-  get(key: string): any {
-    return this.state[key];
-  }
-  set(key: string, value: unknown): void {
-    this.state[key] = value;
-    this.sets.push([key, value]);
-    this.dirty[key] = value;
-    this.emit(`change:${key}`);
-  }
-  save_changes(): void {
-    this.saves.push(this.dirty);
-    this.dirty = {};
-  }
-  on(event: string, cb: Handler): void {
-    if (!this.handlers.has(event)) this.handlers.set(event, new Set());
-    this.handlers.get(event)!.add(cb);
-  }
-  off(event: string, cb: Handler): void {
-    this.handlers.get(event)?.delete(cb);
-  }
-  listenerCount(): number {
-    let n = 0;
-    for (const s of this.handlers.values()) n += s.size;
-    return n;
-  }
-  /** A state update from the kernel: set everything first, then fire the change events. */
-  fromKernel(patch: Partial<ConfusionMatrixTraits>): void {
-    Object.assign(this.state, patch);
-    for (const key of Object.keys(patch)) this.emit(`change:${key}`);
-  }
-  private emit(event: string): void {
-    for (const cb of [...(this.handlers.get(event) ?? [])]) cb();
-  }
-}
+import { FakeModel } from "./fake_model";
 
 const M = MISSING_CODE;
 // row:            0  1  2  3  4  5  6  7  8  9 10 11 12
