@@ -122,9 +122,11 @@ class Histogram(SelectionWidget):
             data, width = encode_category(codes, len(names))
             traits.update(kind="categorical", _codes=data, _code_width=width, categories=names)
             self._numbers: np.ndarray | None = None
+            self._exact: np.ndarray | None = None
             self._codes_array = codes
         else:
-            numbers = float_values(values, "column").astype(np.float32)
+            exact = float_values(values, "column")
+            numbers = exact.astype(np.float32)  # what the browser draws and brushes
             if range is not None:
                 lo, hi = (float(v) for v in range)
             else:
@@ -133,6 +135,7 @@ class Histogram(SelectionWidget):
             lo, hi = safe_range(lo, hi)
             traits.update(kind="numeric", _values=encode_float32(numbers), value_range=[lo, hi])
             self._numbers = numbers
+            self._exact = np.asarray(exact, dtype=np.float64)  # what select_range compares
             self._codes_array = None
         if title is None:
             title = name
@@ -186,11 +189,13 @@ class Histogram(SelectionWidget):
 
     # ------------------------------------------------------------------ selecting
     def select_range(self, lo: float, hi: float) -> None:
-        """Select the rows with ``lo <= value <= hi`` (as a brush; the range shows in the plot)."""
+        """Select the rows with ``lo <= value <= hi`` (as a brush; the range shows in the plot).
+        Compares the column's own values, so bounds taken from the data (``df[col].max()``)
+        include the rows that hold them."""
         self._need_numeric("select_range")
         if hi < lo:
             lo, hi = hi, lo
-        v = self._numbers
+        v = self._exact
         with np.errstate(invalid="ignore"):
             mask = (v >= lo) & (v <= hi)
         region = {"kind": "range", "column": self.column, "lo": float(lo), "hi": float(hi)}

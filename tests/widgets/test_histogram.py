@@ -46,6 +46,16 @@ def test_binning_follows_the_documented_rule():
     assert bin_index(v, 0.0, 1.0, 4).tolist() == [0, 0, 1, 3, 3, -1, -1, -1]
 
 
+def test_select_range_with_bounds_from_the_data_keeps_the_rows_at_the_bounds():
+    # 0.1 as float32 is above 0.1 as float64: a float32 comparison dropped the max row
+    df = pd.DataFrame({"x": [0.0, 0.05, 0.1]})
+    h = Histogram(df, "x")
+    h.select_range(np.float64(0.0), df["x"].max())
+    assert list(h.selection) == [0, 1, 2]
+    h.select_range(0.05, 0.1)
+    assert list(h.selection) == [1, 2]
+
+
 def test_select_range_and_bins(ds):
     h = Histogram(ds, "brightness", bins=10)
     h.select_range(2.0, 4.0)
