@@ -33,8 +33,9 @@ class AnalysesMixin:
         ``samples`` / ``objects``, with the issue flags (``dark``, ``blurry``, ``near_duplicate``
         …). Runs in parallel processes (or on a Dask ``client``), cached by image content.
 
-        Returns a DataFrame of per-item errors (empty when every image was readable).
-        See :func:`nbdiag.metrics.compute_metrics`.
+        Returns a DataFrame of per-item errors (empty when every image was readable);
+        its ``attrs["images"]`` says how many images came from the cache and how many were
+        computed. See :func:`nbdiag.metrics.compute_metrics`.
         """
         from .metrics import compute_metrics
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ._cache import MetricCache, default_cache_dir, file_stat
 from ._executor import Result, Task, _from_cache, run
-from ._flags import compute_flags
+from ._flags import FLAG_INPUTS, compute_flags
 from ._image import array_digest
 from ._registry import Metric, resolve
 
@@ -63,8 +63,11 @@ def compute_metrics(
         that could not be decoded (all their image metrics NaN, e.g. ``corrupt_image``) and
         metrics that raised (that value NaN, ``metric_failed``). Each problem is also added to
         the item's ``issues`` entry. Nothing is raised for a single bad image.
+        ``frame.attrs["images"]`` counts the images with image metrics: ``{"images": n,
+        "from_cache": n_cached, "computed": n_computed}`` (an image counts as computed when at
+        least one of its requested values was not in the cache).
 
-    After image metrics, the issue flags (``dark``, ``light``, ``blurry``, ``low_information``,
+    After image metrics that flags depend on, the issue flags (``dark``, ``light``, ``blurry``, ``low_information``,
     ``grayscale``, ``odd_aspect_ratio``, ``odd_size``, ``exact_duplicate``,
     ``near_duplicate``) and ``duplicate_group`` are (re)computed from the metric columns.
     """
@@ -74,9 +77,10 @@ def compute_metrics(
     image_ms = [m for m in metrics if m.scope == "image"]
     object_ms = [m for m in metrics if m.scope == "object"]
     pred_ms = [m for m in metrics if m.scope == "prediction"]
+    image_stats = {"images": 0, "from_cache": 0, "computed": 0}
 
     if image_ms:
-        errors += _image_metrics(
+        image_errors, image_stats = _image_metrics(
             ds,
             image_ms,
             client=client,
@@ -85,7 +89,10 @@ def compute_metrics(
             progress=progress,
             explicit=explicit,
         )
-        apply_flags(ds, thresholds)
+        errors += image_errors
+        # the flags depend on a few built-in columns only: a user metric alone leaves them be
+        if thresholds is not None or FLAG_INPUTS & {m.name for m in image_ms}:
+            apply_flags(ds, thresholds)
     if object_ms and len(ds.objects):
         errors += _object_metrics(ds, object_ms)
     if pred_ms and ds.runs:
@@ -94,6 +101,7 @@ def compute_metrics(
         errors += prediction_metrics(ds, pred_ms)
     frame = pd.DataFrame(errors, columns=ERROR_COLUMNS)
     _record_issues(ds, frame)
+    frame.attrs["images"] = image_stats
     return frame
 
 
@@ -138,7 +146,8 @@ def _image_metrics(
     cache_dir: str | os.PathLike[str] | None | bool,
     progress: bool,
     explicit: bool,
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The errors, and how many images came from the cache or were computed."""
     sources = _sources(ds)
     n = len(ds.samples)
     if not sources:
@@ -147,7 +156,7 @@ def _image_metrics(
                 "image metrics need images: this dataset's samples have neither a 'path' nor "
                 "an in-memory image"
             )
-        return []
+        return [], {"images": 0, "from_cache": 0, "computed": 0}
     by_name = {m.name: m for m in metrics}
     values: dict[str, np.ndarray] = {
         m.name: np.full(n, np.nan) if m.dtype == "float" else np.full(n, None, dtype=object)
@@ -248,7 +257,12 @@ def _image_metrics(
             series = series.fillna(pd.to_numeric(ds.samples[m.name], errors="coerce"))
         ds.samples[m.name] = series
     errors.sort(key=lambda e: e.pop("_pos"))  # completion order varies with the pool
-    return errors
+    stats = {
+        "images": len(sources),
+        "from_cache": len(sources) - len(tasks),
+        "computed": len(tasks),
+    }
+    return errors, stats
 
 
 # ---------------------------------------------------------------------- objects

@@ -80,6 +80,21 @@ def _below(s: pd.DataFrame, col: str, thr: float, inclusive: bool = False) -> pd
     return out.fillna(False).astype(bool)
 
 
+#: the metric columns the flags are computed from (image size aside, always present)
+FLAG_INPUTS = frozenset(
+    {
+        "dark_score",
+        "light_score",
+        "relative_contrast",
+        "blurriness",
+        "color_spread",
+        "exact_hash",
+        "phash",
+        "dhash",
+    }
+)
+
+
 def compute_flags(
     samples: pd.DataFrame, thresholds: Mapping[str, Any] | None = None
 ) -> pd.DataFrame:

@@ -46,21 +46,38 @@ def test_user_metric_is_registered_cached_and_recomputed_on_version_change(
     cache = tmp_path / "cache"
 
     ds = dataset(files)
-    compute_metrics(ds, ["redness"], cache_dir=cache, progress=False)
+    first = compute_metrics(ds, ["redness"], cache_dir=cache, progress=False)
     assert len(CALLS) == 4
+    assert first.attrs["images"] == {"images": 4, "from_cache": 0, "computed": 4}
     expected = [scene(i, 48, 40)[..., 0].mean() / 255 for i in range(4)]
     assert np.allclose(ds.samples["redness"], expected)
 
     # a second run (even on a new Dataset over the same files) reads the cache
     ds2 = dataset(files)
-    compute_metrics(ds2, ["redness"], cache_dir=cache, progress=False)
+    second = compute_metrics(ds2, ["redness"], cache_dir=cache, progress=False)
     assert len(CALLS) == 4
+    assert second.attrs["images"] == {"images": 4, "from_cache": 4, "computed": 0}
     assert np.allclose(ds2.samples["redness"], expected)
 
     # a new version is recomputed
     user_metric(version=2)
     compute_metrics(ds2, ["redness"], cache_dir=cache, progress=False)
     assert len(CALLS) == 8
+
+
+def test_a_user_metric_alone_leaves_the_issue_flags_as_they_are(tmp_path, files, user_metric):
+    user_metric()
+    ds = dataset(files)
+    compute_metrics(ds, ["redness"], cache_dir=tmp_path / "c", progress=False)
+    assert "dark" not in ds.samples.columns  # no flag input was computed
+    compute_metrics(ds, ["dark_score"], cache_dir=tmp_path / "c", progress=False)
+    assert "dark" in ds.samples.columns
+    ds.samples["dark"] = True  # e.g. a user's own review of the flag
+    compute_metrics(ds, ["redness"], cache_dir=tmp_path / "c", progress=False)
+    assert ds.samples["dark"].all()
+    # explicit thresholds re-derive the flags
+    compute_metrics(ds, ["redness"], cache_dir=tmp_path / "c", progress=False, thresholds={})
+    assert not ds.samples["dark"].all()
 
 
 def test_cache_is_keyed_by_content_not_path(tmp_path, user_metric):
