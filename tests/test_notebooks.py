@@ -145,6 +145,54 @@ print("CHECK " + json.dumps({
     "custom_argmax": s["clipped_highlights"].idxmax(),
 }))""",
     ],
+    "05_custom_metrics.ipynb": [
+        """import json
+
+s = ds.samples
+tilts = s.loc[field_ids, "tilt"]
+last = worst.name == by_tilt.index[-1]  # performance_by's bins are [lower, upper), the last closed
+in_bin = (tilts >= worst["lower"]) & (tilts <= worst["upper"] if last else tilts < worst["upper"])
+low_contrast = field_ids[s.loc[field_ids, "contrast"] < by_contrast["upper"].iloc[0]]
+gap = calibration["overconfidence"] - (calibration["confidence"] - calibration["accuracy"])
+print("CHECK " + json.dumps({
+    "n_samples": len(s),
+    "n_field": len(ev.per_sample),
+    "tilt_nan": int(s["tilt"].isna().sum()),
+    "tilt_range": [float(s["tilt"].min()), float(s["tilt"].max())],
+    "first_call": first.attrs["images"],
+    "second_call": second.attrs["images"],
+    "val_accuracy": float(val_accuracy),
+    "accuracy": float(ev.accuracy),
+    "contrast_q10_field": float(s.loc[s["split"] == "field", "contrast"].quantile(0.1)),
+    "contrast_min_train": float(s.loc[s["split"] == "train", "contrast"].min()),
+    "contrast_low": by_contrast["accuracy_low"].tolist(),
+    "contrast_high": by_contrast["accuracy_high"].tolist(),
+    "faded_share_low_contrast": float((planted.loc[low_contrast, "ink"] < 1).mean()),
+    "tilt_acc": by_tilt["accuracy"].tolist(),
+    "tilt_low": by_tilt["accuracy_low"].tolist(),
+    "tilt_high": by_tilt["accuracy_high"].tolist(),
+    "worst_bin": int(by_tilt.index.get_loc(worst.name)),
+    "worst_count": int(worst["count"]),
+    "worst_acc": float(worst["accuracy"]),
+    "importance": importance["metric"].head(3).tolist(),
+    "mi": importance["mutual_information"].head(2).tolist(),
+    "tilt_rank": int(importance.loc[importance["metric"] == "tilt", "rank"].iloc[0]),
+    "slices": slices["slice"].tolist(),
+    "lift": slices["lift"].tolist(),
+    "overconfidence": calibration["overconfidence"].tolist(),
+    "gap_identity": float(gap.abs().max()),
+    "selected": sorted(map(int, hist.selection)),
+    "linked": sorted(map(int, linked.selection)),
+    "grid": sorted(map(int, grid.selection)),
+    "expected": sorted(map(int, in_bin.index[in_bin])),
+    "selected_acc": float(selected["correct"].mean()),
+    "planted_share": [float(is_tilted.loc[selected.index].mean()), float(is_tilted.mean())],
+    "auc": float(roc_auc_score(is_tilted, field["tilt"])),
+    "rot_accuracy": float(ds.evaluate("cnn_rot").accuracy),
+    "rot_acc": after["accuracy"].tolist(),
+    "rot_counts": after["count"].tolist(),
+}))""",
+    ],
 }
 
 
@@ -217,6 +265,51 @@ def test_example_notebook_runs(path: Path):
         assert len(check["dark_range"]) >= 6
         # the custom metric: the light variants clip their highlights most
         assert "_light" in check["custom_argmax"] and check["custom_max"] > 0
+
+    if path.name == "05_custom_metrics.ipynb":
+        total_s = float(_stdout(nb, r"notebook ran in ([0-9.]+)s").group(1))
+        assert total_s < 60, f"the notebook took {total_s}s; it must stay quick"
+        check = json.loads(_stdout(nb, r"CHECK (.*)").group(1))
+        assert check["n_samples"] == 1797 and check["n_field"] == 720
+        # the custom image metric: a value for every image; the second call is all cache
+        assert check["tilt_nan"] == 0
+        assert 0 <= check["tilt_range"][0] < check["tilt_range"][1] <= 90
+        assert check["first_call"]["images"] == 1797
+        assert check["second_call"] == {"images": 1797, "from_cache": 1797, "computed": 0}
+        # the field batch loses accuracy against the clean validation split
+        assert check["accuracy"] < check["val_accuracy"] - 0.1, check
+        # faded ink: visible in contrast (below every training scan), invisible in accuracy
+        assert check["contrast_q10_field"] < check["contrast_min_train"]
+        assert check["faded_share_low_contrast"] > 0.8
+        assert max(check["contrast_low"]) <= min(check["contrast_high"])  # all intervals overlap
+        # tilt: the most tilted bin is the worst, far below the overall and the upright bins
+        acc, low, high = check["tilt_acc"], check["tilt_low"], check["tilt_high"]
+        assert check["worst_bin"] == len(acc) - 1 == 4
+        assert check["worst_acc"] == min(acc) < check["accuracy"] - 0.2
+        assert high[-1] < min(low[:3]), (low, high)
+        # metric_importance ranks tilt first, well ahead of the best built-in;
+        # every top slice has tilt in it
+        assert check["tilt_rank"] == 1 and check["importance"][0] == "tilt"
+        assert check["mi"][0] > 1.5 * check["mi"][1], check["mi"]
+        assert len(check["slices"]) == 5, check["slices"]
+        assert all("tilt" in sl for sl in check["slices"]), check["slices"]
+        assert min(check["lift"]) > 1.5
+        # the prediction metric: calibrated on upright digits, overconfident on tilted ones
+        over = check["overconfidence"]
+        assert check["gap_identity"] < 1e-9
+        assert abs(over[0]) < 0.1 and over[-1] > 0.25 and over[-1] == max(over), over
+        # the histogram's selection from code is the worst bin, in the linked grid too
+        assert check["selected"] == check["linked"] == check["grid"] == check["expected"]
+        assert len(check["expected"]) == check["worst_count"]
+        assert check["selected_acc"] == pytest.approx(check["worst_acc"])
+        # what the metric found is what was planted
+        assert check["planted_share"][0] > 0.8 > 0.5 > check["planted_share"][1]
+        assert check["auc"] > 0.85
+        # rotation augmentation recovers most of the top bin's loss; it stays the weakest bin
+        rot = check["rot_acc"]
+        assert check["rot_counts"] == [144] * 5
+        assert check["rot_accuracy"] > check["accuracy"] + 0.1
+        assert rot[-1] - acc[-1] > 0.5 * (rot[0] - acc[-1]) and rot[-1] == min(rot), (acc, rot)
 
 
 @pytest.mark.slow
