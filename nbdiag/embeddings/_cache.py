@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ..store._atomic import file_mode
+
 #: bump when the extraction changes in a way that changes the vectors
 CACHE_VERSION = "1"
 ENV_CACHE_DIR = "NBDIAG_CACHE_DIR"
@@ -154,6 +156,7 @@ def save(cache_dir: Path | None, key: str, vectors: np.ndarray) -> Path | None:
         with os.fdopen(fd, "wb") as f:
             np.save(f, vectors, allow_pickle=False)
         path = cache_dir / f"{key}.npy"
+        os.chmod(tmp, file_mode(path))
         os.replace(tmp, path)
         return path
     except OSError:

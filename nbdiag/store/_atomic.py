@@ -5,6 +5,7 @@ old file or the complete new one, never a torn write."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -32,6 +33,23 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
+@functools.cache
+def _umask() -> int:
+    """The process umask (read once: setting and restoring it is the only portable way)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode(target: Path) -> int:
+    """The mode a new file gets from ``open()``, or the mode of the file being replaced:
+    ``mkstemp``'s private 0600 would make a report or an export unreadable to teammates."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``target`` atomically.
@@ -49,6 +67,8 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         _crash_point("before_fsync")
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, file_mode(target))
         _crash_point("before_replace")
         os.replace(tmp, target)
         fsync_dir(target.parent)

@@ -364,3 +364,18 @@ def test_tags_and_slices_survive_a_fresh_python_process(tmp_path):
     assert got["notes"] == ["look at s1"]
     assert got["runs"] == ["m"]
     assert got["history"] == [["m", 0.75]]
+
+
+def test_files_written_atomically_get_the_usual_permissions(tmp_path):
+    """A report or an export is for teammates: not mkstemp's private 0600."""
+    import os
+    import stat
+
+    from nbdiag.store._atomic import _umask, atomic_write_text
+
+    expected = 0o666 & ~_umask()
+    new = atomic_write_text(tmp_path / "report.html", "<html></html>")
+    assert stat.S_IMODE(new.stat().st_mode) == expected
+    os.chmod(new, 0o640)  # a file that exists keeps its mode
+    atomic_write_text(new, "<html>2</html>")
+    assert stat.S_IMODE(new.stat().st_mode) == 0o640
