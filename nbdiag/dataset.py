@@ -407,12 +407,19 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin):
 
         Classification runs give a :class:`~nbdiag.ClassificationEvaluation`; detection runs a
         :class:`~nbdiag.DetectionEvaluation` (keyword arguments such as ``iou_threshold`` and
-        ``score_threshold`` are passed on)."""
+        ``score_threshold`` are passed on). ``progress`` is accepted for every run, so one loop
+        can evaluate runs of both kinds (classification is instant and shows none)."""
         r = self._get_run(run)
         if isinstance(r, ClassificationRun):
             from .evaluation.classification import ClassificationEvaluation
 
-            return ClassificationEvaluation.from_dataset(self, r.name, **kwargs)
+            kwargs.pop("progress", None)
+            if kwargs:
+                raise TypeError(
+                    f"run {r.name!r} is a classification run: {sorted(kwargs)} apply to "
+                    "detection runs only"
+                )
+            return ClassificationEvaluation.from_dataset(self, r.name)
         from .evaluation import evaluate_detection_run
 
         return evaluate_detection_run(self, r.name, **kwargs)

@@ -93,6 +93,14 @@ def test_evaluate_without_runs_says_how():
         ds.evaluate()
 
 
+def test_evaluate_takes_progress_for_every_run_and_names_detection_only_options():
+    ds = nbdiag.Dataset(pd.DataFrame({"label": ["a", "b"]}))
+    ds.add_run("m", ["a", "a"])
+    assert ds.evaluate("m", progress=False).accuracy == 0.5
+    with pytest.raises(TypeError, match="'m' is a classification run.*iou_threshold"):
+        ds.evaluate("m", iou_threshold=0.7)
+
+
 def test_to_frame_and_html(case):
     y, p = case
     ev = nbdiag.evaluate_classification(y, p)
