@@ -503,17 +503,24 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin):
         """The project store this dataset is bound to (``None`` until :meth:`save`)."""
         return getattr(self, "_store", None)
 
-    def save(self, path: str | os.PathLike[str] | None = None, *, overwrite: bool = False) -> Store:
+    def save(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        overwrite: bool = False,
+        force: bool = False,
+    ) -> Store:
         """Save to a project folder and bind to it; without ``path``, save to the bound folder.
 
         Once bound, tags, saved slices, notes, runs and imported labels are committed as they
         are made; call ``save()`` again after analyses add columns (metrics, issues). Reopen
         with :func:`nbdiag.open`. ``overwrite=True`` replaces another store at ``path``.
-        See ``docs/store.md``.
+        A save refuses (``StoreError``) to overwrite tables another process saved since this
+        dataset was loaded or saved; ``force=True`` overwrites them. See ``docs/store.md``.
         """
         from .store._project import save_dataset
 
-        return save_dataset(self, path, overwrite=overwrite)
+        return save_dataset(self, path, overwrite=overwrite, force=force)
 
     def save_slice(
         self,

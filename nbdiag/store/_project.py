@@ -69,20 +69,25 @@ def open_dataset(path: str | os.PathLike[str]) -> Dataset:
 
 
 def save_dataset(
-    ds: Dataset, path: str | os.PathLike[str] | None = None, *, overwrite: bool = False
+    ds: Dataset,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    overwrite: bool = False,
+    force: bool = False,
 ) -> Store:
-    """Save ``ds`` to ``path`` (binding it) or, without ``path``, to its bound store."""
+    """Save ``ds`` to ``path`` (binding it) or, without ``path``, to its bound store
+    (``force``: even over a version another process saved in between)."""
     current: Store | None = getattr(ds, "_store", None)
     if path is None:
         if current is None:
             raise ValueError(
                 "this dataset is not bound to a project folder yet; pass one: ds.save('my_project')"
             )
-        current.save(ds, run_records=pending_run_records(ds, current))
+        current.save(ds, run_records=pending_run_records(ds, current), force=force)
         return current
     root = os.path.abspath(os.path.expanduser(os.fspath(path)))
     if current is not None and os.fspath(current.root) == root:
-        current.save(ds, run_records=pending_run_records(ds, current))
+        current.save(ds, run_records=pending_run_records(ds, current), force=force)
         return current
     store = Store.create(root, overwrite=overwrite)
     state = state_of(ds)  # in-memory state, or the store it was bound to before ("save as")

@@ -112,8 +112,11 @@ class Store:
     committed as they are made. ``ds.save()`` writes the tables again (e.g. after computing
     metrics).
 
-    One writer at a time: two processes may read a store, but should not save to it
-    concurrently.
+    Several kernels may open one store. Tags, slices and notes from each are committed as
+    made. The tables are one version at a time: a save checks that the store still holds the
+    version this dataset was loaded from (or last saved), and refuses, with a
+    :class:`StoreError`, to overwrite what another process saved in between
+    (``ds.save(force=True)`` overwrites it anyway).
     """
 
     def __init__(self, root: str | os.PathLike[str]):
@@ -140,6 +143,8 @@ class Store:
                     f"the store at {os.fspath(self.root)!r} was written by a newer nbdiag "
                     f"(format {row[0]}; this version reads up to {FORMAT_VERSION})"
                 )
+        #: the committed manifest this store's dataset was loaded from or last saved
+        self._base = self._manifest_text()
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -232,8 +237,13 @@ class Store:
 
     def manifest(self) -> dict[str, Any] | None:
         """The committed manifest (which data files hold the dataset), None before a save."""
-        rows = self._query("SELECT value FROM meta WHERE key='manifest'")
-        return json.loads(rows[0][0]) if rows else None
+        text = self._manifest_text()
+        return None if text is None else json.loads(text)
+
+    def _manifest_text(self, cur: sqlite3.Cursor | None = None) -> str | None:
+        sql = "SELECT value FROM meta WHERE key='manifest'"
+        rows = cur.execute(sql).fetchall() if cur is not None else self._query(sql)
+        return rows[0][0] if rows else None
 
     # ------------------------------------------------------------------ tags
     def add_tags(self, rows: pd.DataFrame) -> None:
@@ -446,22 +456,33 @@ class Store:
         run_records: list[dict[str, Any]] | None = None,
         label_changes: list[dict[str, Any]] | None = None,
         replace_state: Any = None,
+        force: bool = False,
     ) -> dict[str, Any]:
         """Write the dataset's tables and arrays and commit them, with ``run_records`` and
         ``label_changes``, in one transaction. ``replace_state`` (a state holding tags, slices,
         notes and history, e.g. the in-memory one of a dataset being bound) replaces this
-        store's state in the same transaction."""
+        store's state in the same transaction. Raises :class:`StoreError` (and commits
+        nothing) when another process saved the store since this one loaded or saved it,
+        unless ``force``."""
         manifest = self._write_files(ds)
+        text = json.dumps(manifest)
         with self.transaction() as cur:
+            committed = self._manifest_text(cur)
+            if committed != self._base and not force:
+                raise StoreError(
+                    f"another process saved the store at {os.fspath(self.root)!r} since this "
+                    "dataset was loaded or last saved; saving now would overwrite its tables "
+                    "(tags, slices and notes are not affected: they are committed as made). "
+                    "Load its version with nbdiag.open(path), or keep this one with "
+                    "ds.save(force=True)"
+                )
             missing = [f for f in _manifest_files(manifest) if not (self.data_dir / f).is_file()]
             if missing:  # removed by a concurrent writer's clean-up: nothing is committed
                 raise StoreError(
                     f"data files vanished before they were committed ({missing[:3]}); another "
                     "process is saving to this store; save again"
                 )
-            cur.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", (json.dumps(manifest),)
-            )
+            cur.execute("INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", (text,))
             if replace_state is not None:
                 self._replace_state(cur, ds, replace_state)
             if run_records:
@@ -469,6 +490,7 @@ class Store:
             if label_changes:
                 self._insert_label_changes(cur, label_changes)
             _atomic._crash_point("in_transaction")
+        self._base = text
         _atomic._crash_point("after_commit")
         self._collect_garbage()
         return manifest
@@ -595,7 +617,8 @@ class Store:
         from ..dataset import Dataset
         from ..runs import ClassificationRun, DetectionRun
 
-        m = self.manifest()
+        text = self._manifest_text()
+        m = None if text is None else json.loads(text)
         if m is None:
             raise StoreError(
                 f"the store at {os.fspath(self.root)!r} holds no saved dataset yet "
@@ -631,6 +654,7 @@ class Store:
         self._read_embeddings(ds, m.get("embeddings") or [], m.get("active_embeddings") or {})
         ds._tags = self.load_tags()
         ds._store = self
+        self._base = text
         return ds
 
     def _read_images(self, file: str) -> dict[Any, np.ndarray]:

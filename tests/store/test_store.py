@@ -379,3 +379,29 @@ def test_files_written_atomically_get_the_usual_permissions(tmp_path):
     os.chmod(new, 0o640)  # a file that exists keeps its mode
     atomic_write_text(new, "<html>2</html>")
     assert stat.S_IMODE(new.stat().st_mode) == 0o640
+
+
+def test_a_save_never_silently_overwrites_what_another_kernel_saved(tmp_path):
+    """Two kernels with the same project: tags from both land; tables refuse a blind overwrite."""
+    ds = classification_ds()
+    ds.save(tmp_path / "p")
+    a, b = open_store(tmp_path / "p"), open_store(tmp_path / "p")  # two kernels
+    a.samples["note_a"] = 1.0
+    a.save()
+    b.tag([0, 1], "from_b")  # tags are committed as made, whatever the tables do
+    b.samples["note_b"] = 2.0
+    with pytest.raises(StoreError, match=r"another process saved .*force=True"):
+        b.save()
+    with pytest.raises(StoreError, match="another process saved"):
+        b.add_run("late", np.full((12, 3), 1 / 3))  # a run is a save too
+    fresh = open_store(tmp_path / "p")
+    assert "note_a" in fresh.samples.columns and "note_b" not in fresh.samples.columns
+    assert set(fresh.tagged("from_b").index) == {0, 1}
+    b.save(force=True)  # b keeps its version on purpose
+    assert "note_b" in open_store(tmp_path / "p").samples.columns
+    with pytest.raises(StoreError, match="another process saved"):
+        a.save()
+    # a reloaded dataset saves again normally
+    again = open_store(tmp_path / "p")
+    again.samples["x"] = 0.0
+    again.save()
