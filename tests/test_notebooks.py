@@ -145,6 +145,54 @@ print("CHECK " + json.dumps({
     "custom_argmax": s["clipped_highlights"].idxmax(),
 }))""",
     ],
+    "04_active_learning.ipynb": [
+        """import json
+tagged = {(s, r): list(ds.tagged(f"{s}_round_{r}").index) for s in STRATEGIES for r in range(1, ROUNDS + 1)}
+repeats, in_test, before = {}, {}, {}
+for s in STRATEGIES:
+    seen = set(seed_set.index)
+    before[s] = 0
+    for r in range(1, ROUNDS + 1):
+        before[s] += len(seen & set(tagged[s, r]))  # picked although labelled in an earlier round
+        seen |= set(tagged[s, r])
+    in_test[s] = len(seen & set(test_ids))
+    repeats[s] = int(labelled[s].index.duplicated().sum())
+run_names = ["round_0", *(f"{s}_round_{r}" for s in STRATEGIES for r in range(1, ROUNDS + 1))]
+n_eval = {n: len(ds.evaluate(n).per_sample) for n in run_names}
+test_acc = {}  # accuracy recomputed from the held-back labels of the test images
+for n in run_names:
+    pred = ds.runs[n].predictions.loc[test_ids, "prediction"].cat.codes
+    test_acc[n] = float((pred == hidden_labels[test_ids]).mean())
+print("CHECK " + json.dumps({
+    "accuracy": {s: [accuracy[r][s] for r in range(ROUNDS + 1)] for s in STRATEGIES},
+    "test_acc": test_acc,
+    "n_eval": n_eval,
+    "budget": BUDGET,
+    "picks_per_round": {s: [len(tagged[s, r]) for r in range(1, ROUNDS + 1)] for s in STRATEGIES},
+    "picked_again": before,
+    "picked_from_test": in_test,
+    "duplicate_labels": repeats,
+    "n_labelled": {s: len(labelled[s]) for s in STRATEGIES},
+    "labels_match": all(bool((labelled[s] == hidden_labels[labelled[s].index]).all()) for s in STRATEGIES),
+    "preview_is_round_1": sorted(map(int, first.index)) == sorted(map(int, tagged["hybrid", 1])),
+    "preview_in_pick_order": list(first["rank"]) == list(range(1, BUDGET + 1)),
+    "results_labels": results["labels"].tolist(),
+    "needed": int(needed),
+    "since_seed": {k: int(v) for k, v in since_seed.counts.items()},
+    "final": {k: int(v) for k, v in final.counts.items()},
+    "final_runs": [final.run_a, final.run_b],
+    "n_fixed_shown": len(fixed),
+    "embeddings": sorted(nbdiag.embeddings.store_of(ds).names()),
+    "emb_dim": ds.embeddings("hybrid_round_4").dim,
+    "projected": bool(ds.samples[["embedding_x", "embedding_y"]].notna().all().all()),
+    "scatter_points": len(sc.rows),
+    "scatter_categories": list(sc.color_categories),
+    "seed_has_2": int((seed_set == 2).sum()),
+    "first_batch_2s": int((annotate(first.index) == 2).sum()),
+    "round_0_recall_2": float(ev.per_class.loc["2", "recall"]),
+    "wrong_picks_vs_rest": [float(wrong[first.index].mean()), float(wrong[rest].mean())],
+}))""",
+    ],
     "05_custom_metrics.ipynb": [
         """import json
 
@@ -265,6 +313,63 @@ def test_example_notebook_runs(path: Path):
         assert len(check["dark_range"]) >= 6
         # the custom metric: the light variants clip their highlights most
         assert "_light" in check["custom_argmax"] and check["custom_max"] > 0
+
+    if path.name == "04_active_learning.ipynb":
+        total_s = float(_stdout(nb, r"notebook ran in ([0-9.]+)s").group(1))
+        assert total_s < 60, f"the notebook took {total_s}s; it must stay quick"
+        check = json.loads(_stdout(nb, r"CHECK (.*)").group(1))
+        strategies = ["hybrid", "margin", "random"]
+        acc = check["accuracy"]
+        assert list(acc) == strategies and all(len(a) == 5 for a in acc.values())
+        # the pool has no label in the Dataset: every run is evaluated on the 600 test images
+        assert set(check["n_eval"].values()) == {600}
+        for s in strategies:
+            runs = ["round_0", *(f"{s}_round_{r}" for r in range(1, 5))]
+            assert [check["test_acc"][n] for n in runs] == pytest.approx(acc[s], abs=1e-12)
+        # one shared round 0; each round labels exactly the budget, from the strategy's own
+        # unlabelled pool: never an image labelled before, never a test image
+        assert acc["hybrid"][0] == acc["margin"][0] == acc["random"][0]
+        assert check["picks_per_round"] == {s: [check["budget"]] * 4 for s in strategies}
+        zero = {s: 0 for s in strategies}
+        assert check["picked_again"] == zero, check["picked_again"]
+        assert check["picked_from_test"] == zero and check["duplicate_labels"] == zero
+        assert check["n_labelled"] == {s: 200 for s in strategies}
+        assert check["results_labels"] == [40, 80, 120, 160, 200]
+        assert check["labels_match"]
+        # the previewed batch is the hybrid's round 1 (selection is deterministic), in pick order
+        assert check["preview_is_round_1"] and check["preview_in_pick_order"]
+        # the text: the seed set has no 2 (recall 0); the picks are where round 0 errs most
+        assert check["seed_has_2"] == 0 and check["round_0_recall_2"] == 0
+        assert check["first_batch_2s"] > 0
+        assert check["wrong_picks_vs_rest"][0] > check["wrong_picks_vs_rest"][1] + 0.1
+        # the text: more labels help every strategy; hybrid beats random at the same budget on
+        # average over the rounds and at the final round, and reaches random's final accuracy
+        # with fewer labels; margin stays close to hybrid
+        assert all(a[-1] > a[0] + 0.2 for a in acc.values())
+        h_r = [h - r for h, r in zip(acc["hybrid"][1:], acc["random"][1:], strict=True)]
+        h_m = [h - m for h, m in zip(acc["hybrid"][1:], acc["margin"][1:], strict=True)]
+        assert sum(h_r) / 4 > 0.02 and h_r[-1] > 0, acc
+        assert abs(sum(h_m) / 4) < 0.03 and min(h_m) < 0 < max(h_m), acc
+        assert acc["hybrid"][-1] > 0.93
+        assert check["needed"] < 200
+        # the comparisons cover exactly the test images; new labels fix more than they break
+        for key in ("since_seed", "final"):
+            assert sum(check[key].values()) == 600
+            assert check[key]["fixed"] > check[key]["broken"], check[key]
+        assert check["final_runs"] == ["random_round_4", "hybrid_round_4"]
+        assert 0 < check["n_fixed_shown"] <= 16
+        # embeddings of every run (64-d hidden layer), projected, drawn in the scatter
+        assert len(check["embeddings"]) == 13 and check["emb_dim"] == 64
+        assert check["projected"] and check["scatter_points"] == 1797
+        assert check["scatter_categories"] == [
+            "seed set",
+            "round 1",
+            "round 2",
+            "round 3",
+            "round 4",
+            "not picked",
+            "test",
+        ]
 
     if path.name == "05_custom_metrics.ipynb":
         total_s = float(_stdout(nb, r"notebook ran in ([0-9.]+)s").group(1))
