@@ -90,13 +90,16 @@ def k_center_greedy(
         for s in range(0, len(c), 4096):
             nearest = np.minimum(nearest, dist_to(c[s : s + 4096]))
     else:
-        nearest = dist_to(x.mean(axis=0, keepdims=True))
+        nearest = dist_to(x.mean(axis=0, keepdims=True))  # only to choose the first pick
+    cold = centers is None or not len(centers)
     picks = np.empty(budget, dtype=np.int64)
     dists = np.empty(budget)
     for t in range(budget):
         j = int(np.argmax(nearest + jitter))
         picks[t], dists[t] = j, nearest[j]
-        nearest = np.minimum(nearest, dist_to(x[j : j + 1]))
+        d = dist_to(x[j : j + 1])
+        # the mean is not a centre: after the first pick, distances are to the picks alone
+        nearest = d if cold and t == 0 else np.minimum(nearest, d)
         nearest[j] = -np.inf
     if centers is None or not len(centers):
         dists[0] = np.inf  # the first pick had no centre to be far from

@@ -77,6 +77,10 @@ def _detection_classes(boxes: pd.DataFrame, ids: pd.Index) -> np.ndarray:
     return codes.reindex(ids).fillna(-1).astype(np.int64).to_numpy()
 
 
+#: ``split`` values of samples that are evaluated on, not trained on
+EVALUATION_SPLITS = frozenset({"test", "val", "valid", "validation", "holdout"})
+
+
 def select_for_labeling(
     ds: Dataset,
     budget: int,
@@ -123,8 +127,10 @@ def select_for_labeling(
         The pool to choose from. Default: samples without a label, or all samples when every
         sample has one.
     labeled : ids, boolean mask or DataFrame, optional
-        Already labelled samples (the initial centres of k-center). Default: labelled samples
-        outside the candidates.
+        Already labelled samples (the initial centres of k-center): the training labels.
+        Default: labelled samples outside the candidates, except those in an evaluation split
+        (``split`` of ``"test"``, ``"val"``, ``"valid"``, ``"validation"`` or ``"holdout"``:
+        they are not trained on, so they cover nothing). Every id given must have embeddings.
     uncertainty : {"margin", "least_confidence", "entropy"}
         Uncertainty used by ``"class_balanced"`` and ``"hybrid"``.
     metric : {"euclidean", "cosine"}
@@ -168,10 +174,18 @@ def select_for_labeling(
         emb = get_embeddings(ds, name, "sample")
         x = emb.vectors[emb.rows(pool)]
         if labeled is None:
-            lab = samples.index[samples["label"].notna() & ~samples.index.isin(pool)]
+            held_out = samples["split"].astype(str).str.lower().isin(EVALUATION_SPLITS)
+            lab = samples.index[samples["label"].notna() & ~samples.index.isin(pool) & ~held_out]
+            lab = lab[lab.isin(emb.ids)]  # embeddings of a subset: the others cannot count
         else:
             lab = pd.Index(_ids_of(labeled, samples))
-        lab = lab[lab.isin(emb.ids)]
+            v.check_known_ids(lab, samples.index, "sample (in labeled)")
+            no_vectors = lab[~lab.isin(emb.ids)]
+            if len(no_vectors):
+                raise ValueError(
+                    f"labeled samples without embeddings {name or 'in use'!r}: "
+                    f"{v.listed(no_vectors)}; embed them too, or leave them out"
+                )
         centers = emb.vectors[emb.rows(lab)] if len(lab) else None
         if strategy == "k_center":
             picks, score = k_center_greedy(x, budget, centers, metric=metric, seed=seed)

@@ -86,6 +86,14 @@ def column(rows: pd.DataFrame, spec: Any, argument: str) -> tuple[str, pd.Series
         if not spec.index.is_unique:
             raise ValueError(f"{argument}: the Series' index has duplicate ids")
         return str(spec.name or argument), spec.reindex(rows.index)
+    if isinstance(spec, pd.Categorical | pd.Index | pd.api.extensions.ExtensionArray):
+        if len(spec) != len(rows):
+            raise ValueError(
+                f"{argument} must be a column name, a Series, or one value per row "
+                f"({len(rows)}), got {len(spec)} values"
+            )
+        # keeps a categorical's category order (and so the colours of its legend)
+        return argument, pd.Series(spec, index=rows.index)
     values = np.asarray(spec)
     if values.ndim != 1 or len(values) != len(rows):
         raise ValueError(

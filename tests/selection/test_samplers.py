@@ -68,6 +68,23 @@ def test_k_center_picks_the_farthest_points():
     assert out["score"].iloc[0] == pytest.approx(np.hypot(30, 30))
 
 
+def test_k_center_without_labelled_points_is_textbook_greedy():
+    # the candidates' mean only chooses the first pick; it is not a centre afterwards
+    x = np.array([[-10.0], [1.0], [10.0], [6.0]])
+    picks, dist = k_center_greedy(x, 3)
+    assert picks.tolist() == [0, 2, 1]
+    assert dist[0] == np.inf and dist[1:].tolist() == [20.0, 9.0]
+    # and it matches a brute-force greedy on random points
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=(60, 3))
+    picks, dist = k_center_greedy(y, 8)
+    chosen = [int(picks[0])]
+    for _ in range(7):
+        d = np.linalg.norm(y[:, None, :] - y[chosen][None, :, :], axis=2).min(axis=1)
+        chosen.append(int(np.argmax(d)))
+    assert picks.tolist() == chosen
+
+
 def test_class_balanced_round_robin():
     predicted = np.array([0, 0, 0, 0, 1, 2])
     scores = np.array([0.9, 0.8, 0.7, 0.6, 0.1, 0.2])
@@ -148,3 +165,26 @@ def test_labeling_functions_become_tags():
         apply_labeling_functions(ds, [lambda r: 3])
     with pytest.raises(RuntimeError, match="failed on sample 0"):
         apply_labeling_functions(ds, [lambda r: r["missing_column"]])
+
+
+def test_default_centres_are_training_labels_not_the_test_split():
+    x = np.array([[0.0, 0.0], [1.0, 0.0], [9.0, 0.0], [10.0, 0.0], [100.0, 100.0]])
+    samples = pd.DataFrame(
+        {"label": ["a", None, None, None, "b"], "split": ["train", None, None, None, "test"]}
+    )
+    ds = nbdiag.Dataset(samples)
+    set_embeddings(ds, x)
+    out = select_for_labeling(ds, 1, "k_center")
+    # the far test image is no centre: the pick is the candidate farthest from the train image
+    assert out.index.tolist() == [3] and out["score"].iloc[0] == pytest.approx(10.0)
+    out = select_for_labeling(ds, 1, "k_center", labeled=[0, 4])  # explicit: as given
+    assert out.index.tolist() == [3]
+
+
+def test_labeled_ids_without_embeddings_are_named():
+    ds = nbdiag.Dataset(pd.DataFrame({"label": ["a", None, None, "b"]}))
+    set_embeddings(ds, np.eye(3), ids=[0, 1, 2])
+    with pytest.raises(ValueError, match=r"labeled samples without embeddings.*3"):
+        select_for_labeling(ds, 1, "k_center", candidates=[1, 2], labeled=[0, 3])
+    with pytest.raises(ValueError, match="unknown sample"):
+        select_for_labeling(ds, 1, "k_center", candidates=[1, 2], labeled=[0, 99])

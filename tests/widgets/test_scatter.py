@@ -169,3 +169,12 @@ def test_scatter_of_a_run_has_its_prediction_columns(ds):
     assert {"prediction", "confidence", "correct"} <= set(sc.rows.columns)
     assert sc.color_categories == ["False", "True"]
     assert "confidence" in sc._tooltip_columns
+
+
+def test_a_bare_categorical_keeps_its_category_order():
+    df = pd.DataFrame({"x": [0.0, 1.0, 2.0], "y": [0.0, 1.0, 2.0]})
+    order = ["late", "early"]
+    sc = Scatter(df, "x", "y", color=pd.Categorical(["late", "early", "late"], categories=order))
+    assert sc.color_categories == order
+    with pytest.raises(ValueError, match="one value per row"):
+        Scatter(df, "x", "y", color=pd.Categorical(["late", "early"]))
