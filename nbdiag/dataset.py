@@ -613,10 +613,14 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin):
         return export(self, items, format=format, path=path, **kwargs)
 
     def import_labels(
-        self, path: str | os.PathLike[str], format: str | None = None, **kwargs: Any
+        self,
+        path: str | os.PathLike[str] | pd.DataFrame | pd.Series,
+        format: str | None = None,
+        **kwargs: Any,
     ) -> pd.DataFrame:
-        """Read corrected labels (COCO / CSV / Parquet, e.g. an edited :meth:`export`), replace
-        the labels of the samples in the file, keep the old ones in :attr:`label_history`,
+        """Read corrected labels (COCO / CSV / Parquet, e.g. an edited :meth:`export`, or in
+        memory: a Series of labels by sample id, a DataFrame shaped like the CSV), replace
+        the labels of the samples named, keep the old ones in :attr:`label_history`,
         and return what changed. See :func:`nbdiag.io.relabel.import_labels`."""
         from .io.relabel import import_labels
 

@@ -334,3 +334,19 @@ def test_in_memory_images_are_written_with_their_ids_in_the_file_name(tmp_path):
     table = pd.read_csv(ds.export(format="csv", path=tmp_path / "x.csv"))
     assert [Path(p).name for p in table["path"]] == ["000000_cat_1.png", "000001_b.png"]
     assert all(Path(p).is_file() for p in table["path"])
+
+
+def test_labels_from_memory_a_series_or_a_frame_with_history(cls_ds):
+    changes = cls_ds.import_labels(pd.Series({0: "dog", 1: "dog"}))  # 1 is a dog already
+    assert changes["id"].tolist() == [0] and changes.attrs["samples"] == 2
+    assert cls_ds.samples.loc[0, "label"] == "dog"
+    history = cls_ds.label_history
+    assert history["source"].iloc[-1] == "<Series>" and history["old_label"].iloc[-1] == "cat"
+    # a DataFrame: ids in a column, or in the index (a widget's `selected`, say)
+    cls_ds.import_labels(pd.DataFrame({"id": [2], "label": ["cat"]}))
+    frame = cls_ds.samples.loc[[3, 4], ["label"]].assign(label=["bird", "bird"])
+    cls_ds.import_labels(frame)
+    assert cls_ds.samples["label"].tolist()[:5] == ["dog", "dog", "cat", "bird", "bird"]
+    with pytest.raises(ValueError, match="unknown class 'horse'"):
+        cls_ds.import_labels(pd.Series({5: "horse"}))
+    assert cls_ds.import_labels(pd.Series({6: "dog"}), dry_run=True).attrs["batch"] is None

@@ -47,7 +47,7 @@ _FORMATS = {".json": "coco", ".csv": "csv", ".parquet": "parquet", ".pq": "parqu
 
 def import_labels(
     ds: Dataset,
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | pd.DataFrame | pd.Series,
     format: str | None = None,
     *,
     prelabels: str = "ignore",
@@ -63,9 +63,14 @@ def import_labels(
     ds
         The dataset the file was exported from (or whose ids / image files it names).
     path
-        A COCO instances JSON, a CSV or a Parquet file.
+        A COCO instances JSON, a CSV or a Parquet file; or the labels in memory: a Series of
+        labels indexed by sample id (e.g. answers from an annotator, or a model's
+        ``suggested_label``), or a DataFrame shaped like a CSV export (``id`` and ``label``
+        columns; boxes: ``sample_id``, ``label``, ``x``, ``y``, ``w``, ``h``, ...). Recorded in
+        the history with the source ``"<Series>"`` / ``"<DataFrame>"``.
     format
-        ``"coco"``, ``"csv"`` or ``"parquet"`` (default: from the file's extension).
+        ``"coco"``, ``"csv"`` or ``"parquet"`` (default: from the file's extension; ignored
+        for a Series or a DataFrame).
     prelabels
         ``"ignore"`` (default): skip pre-labels that still carry the export's marks
         (``nbdiag_prelabel`` in COCO, a ``source`` other than ``"gt"`` in CSV/Parquet);
@@ -99,7 +104,17 @@ def import_labels(
     >>> ds.export(ds.tagged("label_error"), format="csv", path="fix.csv")  # doctest: +SKIP
     >>> changes = ds.import_labels("fix.csv")       # after editing        # doctest: +SKIP
     >>> ds.label_history                                                   # doctest: +SKIP
+    >>> ds.import_labels(pd.Series({17: "cat", 42: "dog"}))                # doctest: +SKIP
     """
+    if prelabels not in ("ignore", "accept"):
+        raise ValueError(f"prelabels must be 'ignore' or 'accept', got {prelabels!r}")
+    if isinstance(path, pd.Series | pd.DataFrame):
+        source = f"<{type(path).__name__}>"
+        table = _frame_of(path)
+        result = _table_changes(
+            ds, table, prelabels == "accept", allow_unlabelled, match_iou, box_tolerance, source
+        )
+        return _apply(ds, result, source, dry_run)
     path = Path(os.path.expanduser(os.fspath(path)))
     if format is None:
         format = _FORMATS.get(path.suffix.lower())
@@ -110,8 +125,6 @@ def import_labels(
             )
     if format not in ("coco", "csv", "parquet"):
         raise ValueError(f"format must be 'coco', 'csv' or 'parquet', got {format!r}")
-    if prelabels not in ("ignore", "accept"):
-        raise ValueError(f"prelabels must be 'ignore' or 'accept', got {prelabels!r}")
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {os.fspath(path)!r}")
     source = os.fspath(path.resolve())
@@ -120,11 +133,32 @@ def import_labels(
         result = _box_changes(ds, covered, boxes, match_iou, box_tolerance, source)
     else:
         table = _read_table(path, format)
-        if {"x", "y", "w", "h"} <= set(table.columns):
-            covered, boxes = _boxes_from_table(ds, table, prelabels == "accept", source)
-            result = _box_changes(ds, covered, boxes, match_iou, box_tolerance, source)
-        else:
-            result = _sample_changes(ds, table, allow_unlabelled, source)
+        result = _table_changes(
+            ds, table, prelabels == "accept", allow_unlabelled, match_iou, box_tolerance, source
+        )
+    return _apply(ds, result, source, dry_run)
+
+
+def _table_changes(
+    ds: Dataset,
+    table: pd.DataFrame,
+    accept_prelabels: bool,
+    allow_unlabelled: bool,
+    match_iou: float,
+    box_tolerance: float,
+    source: str,
+) -> tuple[pd.DataFrame, Any]:
+    """The changes a CSV-shaped table asks for: boxes when it has box columns, else labels."""
+    if {"x", "y", "w", "h"} <= set(table.columns):
+        covered, boxes = _boxes_from_table(ds, table, accept_prelabels, source)
+        return _box_changes(ds, covered, boxes, match_iou, box_tolerance, source)
+    return _sample_changes(ds, table, allow_unlabelled, source)
+
+
+def _apply(
+    ds: Dataset, result: tuple[pd.DataFrame, Any], source: str, dry_run: bool
+) -> pd.DataFrame:
+    """Apply the changes (unless ``dry_run``) and record them as one history batch."""
     report, apply = result
     report.attrs["batch"] = None
     if not dry_run and len(report):
@@ -141,6 +175,19 @@ def import_labels(
 
 
 # ---------------------------------------------------------------------- reading
+def _frame_of(labels: pd.Series | pd.DataFrame) -> pd.DataFrame:
+    """Labels in memory as the table a CSV file would give."""
+    if isinstance(labels, pd.Series):
+        return pd.DataFrame(
+            {"id": labels.index.to_numpy(dtype=object), "label": labels.to_numpy(dtype=object)}
+        )
+    table = labels.copy()
+    table.columns = [str(c).strip() for c in table.columns]
+    if not {"id", "sample_id"} & set(table.columns) and "label" in table.columns:
+        table = table.reset_index(names="id")  # ids in the index, e.g. a `selected` frame
+    return table
+
+
 def _read_table(path: Path, format: str) -> pd.DataFrame:
     if format == "csv":
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
