@@ -348,3 +348,39 @@ def test_html_shows_the_breakdown() -> None:
         assert f"<th>{kind}</th>" in out
     ev.set_thresholds(iou=0.75)
     assert "dAP75" in ev._repr_html_()
+
+
+@pytest.mark.parametrize("seed", ORACLE_SEEDS[:4])
+def test_per_class_fixed_ap_equals_pycocotools_on_fixed_files(seed: int) -> None:
+    from .coco_cases import brute_force_matches
+
+    gt, dt = make_case(seed)
+    ev = evaluate_detections(gt, dt, progress=False)
+    table = ev.error_breakdown(by="class")
+    overall = ev.error_breakdown()
+    assert table.index.names == ["class", "error_type"]
+    # counts split the overall counts by class; a class's AP averages to the overall AP
+    by_type = table["count"].groupby(level="error_type").sum()
+    pd.testing.assert_series_equal(
+        by_type.reindex(overall.index), overall["count"], check_names=False
+    )
+    class_ap = table["AP"].groupby(level="class", sort=False).first()
+    assert np.nanmean(class_ap) == pytest.approx(overall["AP"].iloc[0], abs=1e-12)
+    errors, missed = brute_force_tide(gt, dt, 0.5, 0.0)
+    preds, _ = brute_force_matches(gt, dt, 0.5, 0.0)
+    for fix in MAIN + SPECIAL:
+        fgt, fdt = _fixed_inputs(gt, dt, fix, errors, missed, preds)
+        coco = pycocotools_eval(fgt, fdt)
+        precision = coco.eval["precision"][0, :, :, 0, 2]  # IoU 0.5, area all, 100 dets
+        for k, cat_id in enumerate(coco.params.catIds):
+            name = coco.cocoGt.cats[cat_id]["name"]
+            p = precision[:, k]
+            expected = float(np.mean(p[p > -1])) if (p > -1).any() else float("nan")
+            got = table.loc[(name, fix), "AP_fixed"]
+            assert got == pytest.approx(expected, abs=1e-12, nan_ok=True), (fix, name)
+
+
+def test_by_must_be_class() -> None:
+    gt, dt = make_case(0)
+    with pytest.raises(ValueError, match="by must be None or 'class'"):
+        evaluate_detections(gt, dt, progress=False).error_breakdown(by="image")

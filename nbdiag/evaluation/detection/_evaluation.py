@@ -548,7 +548,9 @@ class DetectionEvaluation:
         ]
         return out, att
 
-    def error_breakdown(self, iou: float | str | None = None) -> pd.DataFrame:
+    def error_breakdown(
+        self, iou: float | str | None = None, *, by: str | None = None
+    ) -> pd.DataFrame:
         """The AP each TIDE error type costs (Bolya et al., 2020): ``dAP`` = AP after an oracle
         fixes every error of that type, minus AP.
 
@@ -572,6 +574,14 @@ class DetectionEvaluation:
             ``t_f`` and the IoU threshold of the AP; default the current :attr:`iou_threshold`
             (0.5 unless changed: AP50, as TIDE reports). ``"coco"``: every COCO threshold
             0.50:0.95 in turn (errors attributed at each), AP averaged as COCO's AP.
+        by : "class", optional
+            ``"class"``: one row per (class, error type), indexed by both, with the class's
+            own AP before and after each fix (a class's AP changes when errors of other classes
+            are fixed too: a classification error fixed becomes a true positive of the ground
+            truth's class and stops being a false positive of the predicted one). ``count``
+            counts false positives by their predicted class and missed ground truths by theirs.
+            ``.unstack()`` gives a class x error type table. Classes without ground truth have
+            NaN AP.
 
         Returns
         -------
@@ -593,46 +603,84 @@ class DetectionEvaluation:
             t = self._iou_threshold if iou is None else _check_iou_threshold(iou)
             thresholds = [t]
             metric = "AP50" if t == 0.5 else ("AP75" if t == 0.75 else f"AP@{t:g}")
+        if by not in (None, "class"):
+            raise ValueError(f"by must be None or 'class', got {by!r}")
         key = (tuple(thresholds), self._score_threshold)
-        if key in self._breakdowns:
-            return self._breakdowns[key].copy()
-        fixes: list[str | None] = [None, *ERROR_TYPES, *SPECIAL_ERRORS]
-        per_fix: list[list[np.ndarray]] = [[] for _ in fixes]
-        counts = np.zeros(len(fixes) - 1)
-        for t in thresholds:
-            precs, att = self._fixed_precision(t, fixes)
-            for i, prec in enumerate(precs):
-                per_fix[i].append(prec)
-            n_fp = int((att.kind >= 0).sum())
-            counts += [
-                *(np.bincount(att.kind[att.kind >= 0], minlength=len(ERROR_TYPES))[:-1]),
-                int((att.gt_kind == ERROR_TYPES.index("missed")).sum()),
-                n_fp,
-                int(att.fn.sum()),
-            ]
-        aps = [mean_ap(np.stack(p)) for p in per_fix]
-        base = aps[0]
+        if key not in self._breakdowns:
+            if len(self._breakdowns) >= _MATCH_CACHE_SIZE:
+                self._breakdowns.pop(next(iter(self._breakdowns)))
+            self._breakdowns[key] = self._breakdown_arrays(thresholds)
+        per_fix, counts = self._breakdowns[key]  # (fixes, T, R, K) precision; (K, types) counts
         names = [*ERROR_TYPES, *SPECIAL_ERRORS]
-        frame = pd.DataFrame(
-            {
-                "group": ["main"] * len(ERROR_TYPES) + ["special"] * len(SPECIAL_ERRORS),
-                "count": counts / len(thresholds) if len(thresholds) > 1 else counts.astype(int),
-                "AP": base,
-                "AP_fixed": aps[1:],
-                "dAP": np.asarray(aps[1:]) - base,
-            },
-            index=pd.Index(names, name="error_type"),
-        )
+        groups = ["main"] * len(ERROR_TYPES) + ["special"] * len(SPECIAL_ERRORS)
+        if len(thresholds) > 1:
+            counts = counts / len(thresholds)
+        if by is None:
+            aps = [mean_ap(p) for p in per_fix]
+            total = counts.sum(axis=0)
+            frame = pd.DataFrame(
+                {
+                    "group": groups,
+                    "count": total if len(thresholds) > 1 else total.astype(int),
+                    "AP": aps[0],
+                    "AP_fixed": aps[1:],
+                    "dAP": np.asarray(aps[1:]) - aps[0],
+                },
+                index=pd.Index(names, name="error_type"),
+            )
+        else:
+            classes = list(self._problem.class_names)
+            k = len(classes)
+            ap = np.array([[mean_ap(p[..., c]) for c in range(k)] for p in per_fix])  # (fix, K)
+            frame = pd.DataFrame(
+                {
+                    "group": np.tile(groups, k),
+                    "count": counts.reshape(-1)
+                    if len(thresholds) > 1
+                    else counts.reshape(-1).astype(int),
+                    "AP": np.repeat(ap[0], len(names)),
+                    "AP_fixed": ap[1:].T.reshape(-1),
+                    "dAP": (ap[1:] - ap[0]).T.reshape(-1),
+                },
+                index=pd.MultiIndex.from_product(
+                    [  # categorical levels: .unstack() keeps the classes' and types' order
+                        pd.CategoricalIndex(classes, categories=classes, ordered=True),
+                        pd.CategoricalIndex(names, categories=names, ordered=True),
+                    ],
+                    names=["class", "error_type"],
+                ),
+            )
         frame.attrs = {
             "metric": metric,
             "iou": "0.50:0.95" if len(thresholds) > 1 else thresholds[0],
             "background_iou": BACKGROUND_IOU,
             "score_threshold": self._score_threshold,
         }
-        if len(self._breakdowns) >= _MATCH_CACHE_SIZE:
-            self._breakdowns.pop(next(iter(self._breakdowns)))
-        self._breakdowns[key] = frame
-        return frame.copy()
+        return frame
+
+    def _breakdown_arrays(self, thresholds: list[float]) -> tuple[np.ndarray, np.ndarray]:
+        """Precision ``(fixes, T, R, K)`` after each oracle fix (the first: none) at each
+        threshold, and the error counts ``(K, error types + special)`` summed over thresholds:
+        false positives by predicted class, false negatives by ground-truth class."""
+        fixes: list[str | None] = [None, *ERROR_TYPES, *SPECIAL_ERRORS]
+        ix = self._index
+        k = len(self._problem.class_names)
+        n_types = len(ERROR_TYPES)
+        per_fix: list[list[np.ndarray]] = [[] for _ in fixes]
+        counts = np.zeros((k, n_types + len(SPECIAL_ERRORS)))
+        for t in thresholds:
+            precs, att = self._fixed_precision(t, fixes)
+            for i, prec in enumerate(precs):
+                per_fix[i].append(prec)
+            fp = att.kind >= 0
+            pair = ix.d_cls[fp].astype(np.int64) * n_types + att.kind[fp]
+            by_type = np.bincount(pair, minlength=k * n_types).reshape(k, n_types)
+            counts[:, :n_types] += by_type  # no prediction is "missed": that column stays 0
+            missed = att.gt_kind == ERROR_TYPES.index("missed")
+            counts[:, ERROR_TYPES.index("missed")] += np.bincount(ix.g_cls[missed], minlength=k)
+            counts[:, n_types] += np.bincount(ix.d_cls[fp], minlength=k)
+            counts[:, n_types + 1] += np.bincount(ix.g_cls[att.fn], minlength=k)
+        return np.stack([np.stack(p) for p in per_fix]), counts
 
     # ------------------------------------------------------------------ summary numbers
     def _counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
