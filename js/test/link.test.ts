@@ -335,3 +335,78 @@ describe("SelectionBinding linked", () => {
     expect(w.shared.listenerCount()).toBe(0);
   });
 });
+
+describe("object-level selections", () => {
+  // samples 0..3; objects 0..5 in samples [0, 0, 1, 2, 2, 2]
+  function world() {
+    const manager = new FakeManager();
+    const shared = sharedModel(4, { n_objects: 6, _object_selection: new DataView(new ArrayBuffer(0)) });
+    manager.models.set("L", shared);
+    const link = { _link: "IPY_MODEL_L" };
+    // a histogram over all six objects, a grid over the big ones (objects 1, 3, 5), a scatter of samples
+    const histModel = viewModel(6, { ...link, _view_id: "hist", _row_keys: u32([0, 0, 1, 2, 2, 2]), _object_keys: u32([0, 1, 2, 3, 4, 5]) }, manager);
+    const gridModel = viewModel(3, { ...link, _view_id: "grid", _row_keys: u32([0, 2, 2]), _object_keys: u32([1, 3, 5]) }, manager);
+    const scatterModel = viewModel(4, { ...link, _view_id: "scatter" }, manager);
+    return {
+      shared,
+      hist: viewOf(histModel, () => 6),
+      grid: viewOf(gridModel, () => 3),
+      scatter: viewOf(scatterModel, () => 4),
+    };
+  }
+
+  it("a selection of objects shows exactly those objects in object views, their samples elsewhere", async () => {
+    const w = world();
+    await settle();
+    w.hist.binding.commit(Bitmask.fromIndices(6, [0, 2, 4]), "range"); // the small boxes
+    expect(w.grid.last().rows).toEqual([]); // none of the big boxes: not "every box of 0, 1, 2"
+    expect(w.scatter.last().rows).toEqual([0, 1, 2]);
+    vi.advanceTimersByTime(LINK_DEBOUNCE_MS);
+    expect(w.shared.saves.length).toBe(1);
+    expect(idx(Bitmask.fromBytes(w.shared.saves[0]._object_selection as DataView, 6))).toEqual([0, 2, 4]);
+    expect(idx(Bitmask.fromBytes(w.shared.saves[0]._selection as DataView, 4))).toEqual([0, 1, 2]);
+    // a grid click on one big box: the histogram shows that one box
+    w.grid.binding.commit(Bitmask.fromIndices(3, [1]), "click");
+    expect(w.hist.last().rows).toEqual([3]);
+  });
+
+  it("a selection of samples clears the objects: object views show every object of those samples", async () => {
+    const w = world();
+    await settle();
+    w.hist.binding.commit(Bitmask.fromIndices(6, [3]), "range");
+    w.scatter.binding.commit(Bitmask.fromIndices(4, [2]), "lasso");
+    expect(w.hist.last().rows).toEqual([3, 4, 5]);
+    expect(w.grid.last().rows).toEqual([1, 2]);
+    vi.advanceTimersByTime(LINK_DEBOUNCE_MS);
+    const last = w.shared.saves[w.shared.saves.length - 1];
+    expect((last._object_selection as DataView).byteLength).toBe(0);
+  });
+
+  it("from the kernel: samples and objects in one message are shown once, exactly", async () => {
+    const w = world();
+    await settle();
+    const before = w.grid.shown.length;
+    w.shared.fromKernel({
+      _object_selection: Bitmask.fromIndices(6, [5]).toBytes(),
+      _selection: Bitmask.fromIndices(4, [2]).toBytes(),
+      _selection_source: "python",
+    });
+    expect(w.grid.shown.length).toBe(before + 1);
+    expect(w.grid.last().rows).toEqual([2]);
+    expect(w.hist.last().rows).toEqual([5]);
+    // other objects of the same sample: the objects alone change, and the views follow
+    w.shared.fromKernel({ _object_selection: Bitmask.fromIndices(6, [3]).toBytes() });
+    expect(w.grid.last().rows).toEqual([1]);
+  });
+
+  it("a view whose rows are not the dataset's objects links by sample", async () => {
+    const w = world();
+    await settle();
+    const manager = (w.shared as any).widget_manager as FakeManager;
+    manager.models.set("L", w.shared);
+    const pairs = viewOf(viewModel(2, { _link: "IPY_MODEL_L", _view_id: "pairs", _row_keys: u32([2, 3]) }, manager), () => 2);
+    await settle();
+    w.hist.binding.commit(Bitmask.fromIndices(6, [4]), "range");
+    expect(pairs.last().rows).toEqual([0]); // the pair in sample 2
+  });
+});

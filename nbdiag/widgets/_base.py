@@ -54,6 +54,9 @@ class SelectionWidget(anywidget.AnyWidget):
     _view_id = traitlets.Unicode("").tag(sync=True)
     #: uint32 position in the link's samples of each row's sample; b"" = identity (row i is sample i)
     _row_keys = Binary(b"").tag(sync=True)
+    #: object-level rows: uint32 position of each row's object in the link's objects; b"" = the
+    #: rows are not the dataset's objects (the view links through samples only)
+    _object_keys = Binary(b"").tag(sync=True)
     #: the shared selection this view is linked to (None: the view keeps its own ``_selection``)
     _link = traitlets.Instance(
         "nbdiag.widgets._link.LinkedSelection", allow_none=True, default_value=None
@@ -68,6 +71,7 @@ class SelectionWidget(anywidget.AnyWidget):
         self._rows = rows
         self._callbacks: list[SelectCallback] = []
         self._row_positions: np.ndarray | None = None  # sample position of each row, when linked
+        self._object_positions: np.ndarray | None = None  # object position of each row, ditto
         kwargs.setdefault("_view_id", uuid.uuid4().hex[:12])
         super().__init__(n_rows=len(rows), **kwargs)
         self.observe(self._selection_changed, names="_selection")
@@ -80,8 +84,12 @@ class SelectionWidget(anywidget.AnyWidget):
 
     @property
     def selection_mask(self) -> np.ndarray:
-        """Boolean mask over :attr:`rows` (through the shared selection when linked)."""
+        """Boolean mask over :attr:`rows` (through the shared selection when linked: the exact
+        objects when the selection was made over objects and this view's rows are objects)."""
         if self._link is not None and self._row_positions is not None:
+            objects = self._link.object_mask
+            if objects is not None and self._object_positions is not None:
+                return objects[self._object_positions]
             return self._link.selection_mask[self._row_positions]
         return unpack_mask(self._selection, len(self._rows))
 
@@ -123,12 +131,7 @@ class SelectionWidget(anywidget.AnyWidget):
         self._rows = rows
         link = self._link
         if link is not None:
-            positions = link._positions_of(self)
-            self._row_positions = positions
-            identity = len(positions) == link.n_samples and bool(
-                (positions == np.arange(len(positions))).all()
-            )
-            self._row_keys = b"" if identity else positions.astype("<u4").tobytes()
+            link._bind_rows(self)
         self._selection = b""
         self._selection_source = source
         self._selection_region = {}
@@ -143,6 +146,11 @@ class SelectionWidget(anywidget.AnyWidget):
                 )
             return pd.Index(self._rows["sample_id"])
         return self._rows.index
+
+    def _row_object_ids(self) -> pd.Index | None:
+        """The dataset object id of each row, or None when rows are not objects (or, like the
+        detection confusion matrix's box pairs, not one object each)."""
+        return self._rows.index if self.level == "objects" else None
 
     def _order_selected(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame
@@ -159,7 +167,13 @@ class SelectionWidget(anywidget.AnyWidget):
         if self._link is not None and self._row_positions is not None:
             samples = np.zeros(self._link.n_samples, dtype=bool)
             samples[self._row_positions[mask]] = True
-            self._link._set_mask(samples, source, view=self._view_id, region=region)
+            objects = None
+            if self._object_positions is not None:
+                objects = np.zeros(self._link.n_objects, dtype=bool)
+                objects[self._object_positions[mask]] = True
+            self._link._set_mask(
+                samples, source, view=self._view_id, region=region, objects=objects
+            )
             return
         with self.hold_sync():
             self._selection_source = source

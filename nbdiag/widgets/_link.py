@@ -82,6 +82,11 @@ class LinkedSelection(anywidget.AnyWidget):
 
     n_samples = traitlets.Int(0).tag(sync=True)
     _selection = Binary(b"").tag(sync=True)
+    #: the dataset's objects (boxes) a selection can be refined to
+    n_objects = traitlets.Int(0).tag(sync=True)
+    #: packed bitmask over the objects, when the selection was made over objects; b"" = the
+    #: selection is of whole samples (object views show every object of the selected samples)
+    _object_selection = Binary(b"").tag(sync=True)
     _selection_source = traitlets.Unicode("").tag(sync=True)
     _selection_view = traitlets.Unicode("").tag(sync=True)
     _selection_region = traitlets.Dict().tag(sync=True)
@@ -107,10 +112,17 @@ class LinkedSelection(anywidget.AnyWidget):
         v.check_unique_ids(frame.index, "sample")
         self._samples_frame = frame
         self._index = frame.index
+        #: the objects universe (fixed at creation: later views over new objects link by sample)
+        objects = self.dataset.objects if self.dataset is not None else None
+        self._objects_index = objects.index if objects is not None else pd.Index([])
+        self._object_samples = (
+            pd.Index(objects["sample_id"]) if objects is not None else pd.Index([])
+        )
         self._views: list[SelectionWidget] = []
         self._callbacks: list[LinkCallback] = []
-        super().__init__(n_samples=len(frame), **kwargs)
-        self.observe(self._changed, names="_selection")
+        super().__init__(n_samples=len(frame), n_objects=len(self._objects_index), **kwargs)
+        self._notified: tuple[bytes, bytes] = (b"", b"")
+        self.observe(self._changed, names=["_selection", "_object_selection"])
         self.add(*views)
 
     # ------------------------------------------------------------------ views
@@ -130,19 +142,43 @@ class LinkedSelection(anywidget.AnyWidget):
                 )
             if view._link is self:
                 continue
-            positions = self._positions_of(view)
+            self._positions_of(view)  # raises for rows outside the universe, before unlinking
             if view._link is not None:
                 view._link.remove(view)
-            identity = len(positions) == self.n_samples and bool(
-                (positions == np.arange(len(positions))).all()
-            )
-            view._row_positions = positions
             with view.hold_sync():
-                view._row_keys = b"" if identity else positions.astype("<u4").tobytes()
+                self._bind_rows(view)
                 view._selection = b""  # the link is the truth now
                 view._link = self
             self._views.append(view)
         return self
+
+    def _bind_rows(self, view: SelectionWidget) -> None:
+        """Set a view's row -> sample keys (and row -> object keys, for object rows)."""
+        positions = self._positions_of(view)
+        identity = len(positions) == self.n_samples and bool(
+            (positions == np.arange(len(positions))).all()
+        )
+        view._row_positions = positions
+        view._row_keys = b"" if identity else positions.astype("<u4").tobytes()
+        objects = self._object_positions_of(view, positions)
+        view._object_positions = objects
+        view._object_keys = b"" if objects is None else objects.astype("<u4").tobytes()
+
+    def _object_positions_of(
+        self, view: SelectionWidget, sample_positions: np.ndarray
+    ) -> np.ndarray | None:
+        """Each row's position among the universe's objects, when every row is one of them
+        (the same id, in the same sample); else None (the view links by sample)."""
+        ids = view._row_object_ids()
+        if ids is None or not len(self._objects_index) or not self._objects_index.is_unique:
+            return None
+        positions = self._objects_index.get_indexer(pd.Index(ids))
+        if (positions < 0).any():
+            return None
+        same_sample = self._index.get_indexer(self._object_samples[positions])
+        if not np.array_equal(same_sample, sample_positions):
+            return None
+        return positions.astype(np.int64)
 
     def remove(self, *views: SelectionWidget) -> None:
         """Unlink views; each keeps showing (as its own selection) what was selected."""
@@ -152,9 +188,11 @@ class LinkedSelection(anywidget.AnyWidget):
             mask = view.selection_mask
             self._views.remove(view)
             view._row_positions = None
+            view._object_positions = None
             with view.hold_sync():
                 view._link = None
                 view._row_keys = b""
+                view._object_keys = b""
                 view._selection_source = self._selection_source
                 view._selection = pack_mask(mask)
 
@@ -195,11 +233,23 @@ class LinkedSelection(anywidget.AnyWidget):
         return self._samples_frame[self.selection_mask].copy()
 
     @property
+    def object_mask(self) -> np.ndarray | None:
+        """Boolean mask over the dataset's objects when the selection was made over objects
+        (a brush over box scores, a lasso over box crops), else None (a selection of samples)."""
+        if not self._object_selection or not self.n_objects:
+            return None
+        return unpack_mask(self._object_selection, self.n_objects)
+
+    @property
     def selected_objects(self) -> pd.DataFrame:
-        """The objects (boxes) of the selected samples, when the universe is a Dataset."""
+        """The selected objects (boxes): exactly those selected in an object-level view, or
+        every object of the selected samples. Needs a link over a Dataset."""
         if self.dataset is None:
             raise ValueError("selected_objects needs a link over a Dataset")
         objects = self.dataset.objects
+        mask = self.object_mask
+        if mask is not None:
+            return objects[objects.index.isin(self._objects_index[mask])].copy()
         return objects[objects["sample_id"].isin(self.selection)].copy()
 
     @property
@@ -238,11 +288,13 @@ class LinkedSelection(anywidget.AnyWidget):
         *,
         view: str = "",
         region: dict[str, Any] | None = None,
+        objects: np.ndarray | None = None,
     ) -> None:
-        with self.hold_sync():
+        with self.hold_sync(), self.hold_trait_notifications():
             self._selection_source = source
             self._selection_view = view
             self._selection_region = region or {}
+            self._object_selection = b"" if objects is None else pack_mask(objects)
             self._selection = pack_mask(mask)
 
     # ------------------------------------------------------------------ callbacks
@@ -254,6 +306,12 @@ class LinkedSelection(anywidget.AnyWidget):
             self._callbacks.append(callback)
 
     def _changed(self, change: dict[str, Any]) -> None:
+        # samples and objects arrive together (one message, or one _set_mask): report the pair
+        # once; other objects of the same samples (another score range) is a change too
+        state = (bytes(self._selection), bytes(self._object_selection))
+        if state == self._notified:
+            return
+        self._notified = state
         for view in list(self._views):
             view._selection_changed(None)  # the views' own on_select callbacks
         for cb in list(self._callbacks):

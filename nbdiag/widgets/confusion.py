@@ -138,6 +138,9 @@ class ConfusionMatrix(SelectionWidget):
         """Whether this is a detection confusion matrix (rows are box pairs)."""
         return self._detection
 
+    def _row_object_ids(self) -> pd.Index | None:
+        return None  # detection rows are box pairs (prediction and ground truth): linked by image
+
     def _order_selected(self, frame: pd.DataFrame) -> pd.DataFrame:
         # most confident first: "predicted dog, labelled cat" with the strongest errors on top
         key = "score" if self._detection else "confidence"

@@ -530,3 +530,57 @@ link = nbdiag.widgets.link(cm, grid)"""
     assert probe.eval("cm.evaluation.iou_threshold") == 0.95
     errors = [m for m in page.console_messages if m.startswith(("pageerror", "error"))]
     assert not errors, errors
+
+
+def test_an_object_selection_stays_exact_across_linked_object_views(
+    lab, notebook, page, artifacts, data
+):
+    """Clicking one predicted box in the object grid selects that box (not every box of its
+    image) in the linked score histogram, and the kernel gets the exact objects; a score range
+    selected in Python shows as exactly those crops in the grid."""
+    code = data.notebook_code('run="det", level="object", source="pred", height=360')
+    code += """
+h = nbdiag.Histogram(ds.evaluate("det").predictions, "score", level="objects", bins=10)
+link = nbdiag.widgets.link(grid, h, dataset=ds)"""
+    lab.write_notebook("object_link.ipynb", [code, "h", "grid"])
+    nb = notebook.open("object_link.ipynb")
+    nb.run_all()
+    probe = nb.probe
+    grid_root = page.locator('[data-testid="nbdiag-image-grid"][data-ready="1"]')
+    hist_root = page.locator('[data-testid="nbdiag-histogram"][data-ready="1"]')
+    expect(grid_root).to_be_visible(timeout=60_000)
+    expect(hist_root).to_be_visible(timeout=60_000)
+    object_ids = probe.eval("list(grid.rows.index)")
+    per_image = data.preds.groupby("sample_id").size()
+    # a crop whose image holds several predictions: linking by image would select them all
+    pos = next(i for i, oid in enumerate(object_ids) if per_image[_sample_of(data, oid)] > 1)
+    grid_root.scroll_into_view_if_needed()
+    page.locator(f'[data-testid=grid-cell][data-pos="{pos}"]').click()
+    oid = object_ids[pos]
+    got = probe.wait_for("list(link.selected_objects.index)", lambda v: len(v) > 0, timeout=30)
+    assert got == [oid]
+    assert probe.eval("list(h.selection)") == [oid]
+    assert probe.eval("list(link.selection)") == [_sample_of(data, oid)]
+
+    def hist_selected() -> int:
+        return hist_root.evaluate(
+            "el => [...el.querySelectorAll('[data-testid^=hist-bar-]')]"
+            ".reduce((s, b) => s + Number(b.dataset.selectedCount || 0), 0)"
+        )
+
+    # the histogram highlights one box in the browser, not every box of the image
+    wait_until(lambda: hist_selected() == 1 or None, timeout=10, what="one box in the histogram")
+
+    # Python: a score range; the grid shows exactly those crops as selected
+    want = probe.eval("h.select_range(0.3, 0.7) or sorted(h.selection)")
+    assert 0 < len(want) < len(object_ids)
+    status = page.get_by_test_id("grid-status")
+    expect(status).to_have_attribute("data-selected-count", str(len(want)), timeout=10_000)
+    assert probe.eval("sorted(grid.selection)") == want
+    page.screenshot(path=str(artifacts / "object_link.png"), full_page=True)
+    errors = [m for m in page.console_messages if m.startswith(("pageerror", "error"))]
+    assert not errors, errors
+
+
+def _sample_of(data: grid_digits.GridData, object_id) -> str:
+    return data.preds.set_index("object_id").loc[object_id, "sample_id"]

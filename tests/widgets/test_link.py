@@ -189,3 +189,82 @@ def test_replace_rows_rekeys_a_linked_view(ds):
     assert h.n_rows == 3 and list(np.frombuffer(h._row_keys, dtype="<u4")) == [7, 1, 2]
     linked.select(["s01"])
     assert list(h.selection) == ["s01"]
+
+
+# ------------------------------------------------------------------ object-level selections
+@pytest.fixture
+def boxes():
+    samples = pd.DataFrame(
+        {"label": [None] * 4, "embedding_x": [0.0, 1, 2, 3], "embedding_y": [0.0, 1, 2, 3]},
+        index=["a", "b", "c", "d"],
+    )
+    objects = pd.DataFrame(
+        {
+            "sample_id": ["a", "a", "b", "c", "c", "c"],
+            "label": ["cat", "dog", "cat", "dog", "dog", "cat"],
+            "x": 0.0,
+            "y": 0.0,
+            "w": [5.0, 50.0, 8.0, 60.0, 7.0, 70.0],
+            "h": 10.0,
+        },
+        index=pd.Index([10, 11, 12, 13, 14, 15], name="object_id"),
+    )
+    return nbdiag.Dataset(samples, objects, class_names=["cat", "dog"])
+
+
+def test_an_object_selection_stays_exact_in_object_views_and_widens_in_sample_views(boxes):
+    by_width = Histogram(boxes, "w", level="objects")
+    big = Histogram(boxes.objects[boxes.objects["w"] > 40], "w", level="objects")  # a subset
+    sc = Scatter(boxes, _threaded_rpc=False)
+    linked = link(by_width, big, sc)
+    assert linked.n_objects == 6
+    assert list(np.frombuffer(big._object_keys, dtype="<u4")) == [1, 3, 5]
+    assert sc._object_keys == b""  # sample rows
+    by_width.select_range(0, 10)  # the small boxes: 10, 12, 14
+    assert list(by_width.selection) == [10, 12, 14]
+    assert list(big.selection) == []  # no big box is small: exact, not "every box of a, b, c"
+    assert list(sc.selection) == ["a", "b", "c"]  # the images that hold them
+    assert list(linked.selected_objects.index) == [10, 12, 14]
+    # other boxes of the same images: the samples stay, the selection changes
+    calls = []
+    linked.on_select(lambda link_: calls.append(list(link_.selected_objects.index)))
+    by_width.select_range(40, 100)
+    assert calls == [[11, 13, 15]] and list(sc.selection) == ["a", "c"]
+    # a selection of samples (a lasso in the scatter, Python) selects every box they hold
+    sc.select(["c"])
+    assert linked.object_mask is None
+    assert list(by_width.selection) == [13, 14, 15] and list(big.selection) == [13, 15]
+    assert len(calls) == 2
+
+
+def test_object_selections_from_the_browser_come_in_one_message(boxes):
+    by_width = Histogram(boxes, "w", level="objects")
+    sc = Scatter(boxes, _threaded_rpc=False)
+    linked = link(by_width, sc)
+    calls = []
+    linked.on_select(lambda link_: calls.append(1))
+    objects = np.zeros(6, dtype=bool)
+    objects[[2]] = True
+    samples = np.zeros(4, dtype=bool)
+    samples[[1]] = True
+    linked.set_state(
+        {
+            "_selection_source": "range",
+            "_selection_view": by_width._view_id,
+            "_object_selection": memoryview(pack_mask(objects)),
+            "_selection": memoryview(pack_mask(samples)),
+        }
+    )
+    assert calls == [1]  # one change, reported once
+    assert list(by_width.selection) == [12] and list(sc.selection) == ["b"]
+    assert linked.source_view is by_width
+
+
+def test_rows_that_are_not_the_datasets_objects_link_by_sample(boxes):
+    # same ids, other samples: not the dataset's objects
+    foreign = boxes.objects.assign(sample_id=["d"] * 6)
+    h = Histogram(foreign, "w", level="objects")
+    linked = link(h, Histogram(boxes, "w", level="objects"), dataset=boxes)
+    assert h._object_keys == b"" and h._row_keys != b""
+    h.select([10])
+    assert linked.object_mask is None and list(linked.selection) == ["d"]

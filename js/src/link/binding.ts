@@ -6,7 +6,9 @@
  *   `_selection_source` (and `_selection_region` when the view has regions) in one debounced
  *   `save_changes()`; a selection from Python is shown, never echoed back;
  * - linked (`_link` = "IPY_MODEL_<id>" of a LinkedSelection): selections go through the shared
- *   model's {@link LinkHub}, mapped between rows and samples with `_row_keys`.
+ *   model's {@link LinkHub}, mapped between rows and samples with `_row_keys`, and, for views
+ *   whose rows are the dataset's objects, between rows and objects with `_object_keys` (a
+ *   selection made over objects then shows exactly those objects).
  *
  * The view itself only implements {@link SelectionTarget}: it shows what it is given and calls
  * {@link SelectionBinding.commit} after a gesture.
@@ -28,6 +30,7 @@ export interface SelectionTraits {
   _selection_region?: Record<string, unknown>;
   _view_id?: string;
   _row_keys?: DataView | null;
+  _object_keys?: DataView | null;
   _link?: string | null;
   [key: string]: unknown;
 }
@@ -92,9 +95,11 @@ export class SelectionBinding {
   private hub: LinkHub | null = null;
   private unsubscribe: (() => void) | null = null;
   private keys: RowKeys | null = null;
+  /** undefined: not computed yet; null: the rows are not the dataset's objects */
+  private objectKeysCache: RowKeys | null | undefined = undefined;
   private queued: { rows: Bitmask; source: string; opts: CommitOptions } | null = null;
   private readonly subscriber: LinkSubscriber = {
-    onChange: (samples, meta) => this.showLinked(samples, meta),
+    onChange: (samples, meta, objects) => this.showLinked(samples, meta, objects),
   };
   private destroyed = false;
 
@@ -102,7 +107,8 @@ export class SelectionBinding {
   private readonly onLink = (): void => this.connect(false);
   private readonly onKeys = (): void => {
     this.keys = null;
-    if (this.hub) this.showLinked(this.hub.selection, this.hub.meta);
+    this.objectKeysCache = undefined;
+    if (this.hub) this.showLinked(this.hub.selection, this.hub.meta, this.hub.objectSelection);
   };
 
   constructor(model: Model, target: SelectionTarget, opts: BindingOptions = {}) {
@@ -124,6 +130,7 @@ export class SelectionBinding {
     model.on("change:_selection", this.onOwn);
     model.on("change:_link", this.onLink);
     model.on("change:_row_keys", this.onKeys);
+    model.on("change:_object_keys", this.onKeys);
     this.connect(true);
   }
 
@@ -152,7 +159,14 @@ export class SelectionBinding {
       const keys = this.rowKeys();
       if (keys === null) return;
       const region = opts.region === undefined || opts.region === null ? {} : opts.region;
-      this.hub.propose(keys.toSamples(rows), { source, view: this.viewId, region }, this.subscriber, opts.live ?? false);
+      const objectKeys = this.objectKeys();
+      this.hub.propose(
+        keys.toSamples(rows),
+        { source, view: this.viewId, region },
+        this.subscriber,
+        opts.live ?? false,
+        objectKeys === null ? null : objectKeys.toSamples(rows),
+      );
       if (opts.immediate && !opts.live) this.hub.flush();
       return;
     }
@@ -168,7 +182,8 @@ export class SelectionBinding {
   refresh(keepLocal = false): void {
     if (this.linkRef !== null) {
       this.keys = null;
-      if (this.hub) this.showLinked(this.hub.selection, this.hub.meta);
+      this.objectKeysCache = undefined;
+      if (this.hub) this.showLinked(this.hub.selection, this.hub.meta, this.hub.objectSelection);
       return;
     }
     if (keepLocal && this.write.pending()) return;
@@ -188,6 +203,7 @@ export class SelectionBinding {
     this.model.off("change:_selection", this.onOwn);
     this.model.off("change:_link", this.onLink);
     this.model.off("change:_row_keys", this.onKeys);
+    this.model.off("change:_object_keys", this.onKeys);
     try {
       this.write.flush(); // do not lose a gesture made just before the view went away
       this.hub?.flush();
@@ -240,9 +256,33 @@ export class SelectionBinding {
     return this.keys;
   }
 
-  private showLinked(samples: Bitmask, meta: LinkMeta): void {
+  /** Row -> object keys, when the rows are the dataset's objects (else null). */
+  private objectKeys(): RowKeys | null {
+    if (this.hub === null || this.hub.nObjects === 0) return null;
+    const n = this.target.rowCount();
+    const cached = this.objectKeysCache;
+    if (cached !== undefined && (cached === null || (cached.nRows === n && cached.nSamples === this.hub.nObjects))) {
+      return cached;
+    }
+    const raw = asUint32(this.model.get("_object_keys"));
+    try {
+      this.objectKeysCache = raw.length === 0 ? null : new RowKeys(n, this.hub.nObjects, raw);
+    } catch (err) {
+      console.warn("nbdiag: object keys do not match the rows yet", err);
+      this.objectKeysCache = null;
+    }
+    return this.objectKeysCache;
+  }
+
+  private showLinked(samples: Bitmask, meta: LinkMeta, objects: Bitmask | null): void {
     const keys = this.rowKeys();
-    const rows = keys === null ? Bitmask.empty(this.target.rowCount()) : keys.toRows(samples);
+    const objectKeys = objects === null ? null : this.objectKeys();
+    const rows =
+      objectKeys !== null && objects !== null
+        ? objectKeys.toRows(objects)
+        : keys === null
+          ? Bitmask.empty(this.target.rowCount())
+          : keys.toRows(samples);
     this.target.setSelection(rows, { ...meta, own: meta.view !== "" && meta.view === this.viewId, linked: true });
   }
 
@@ -274,7 +314,7 @@ export class SelectionBinding {
         const queued = this.queued;
         this.queued = null;
         if (queued) this.commit(queued.rows, queued.source, queued.opts);
-        else this.showLinked(this.hub.selection, this.hub.meta);
+        else this.showLinked(this.hub.selection, this.hub.meta, this.hub.objectSelection);
       })
       .catch((err: unknown) => {
         console.error("nbdiag: cannot resolve the linked selection model", err);
@@ -289,5 +329,6 @@ export class SelectionBinding {
     }
     this.hub = null;
     this.keys = null;
+    this.objectKeysCache = undefined;
   }
 }

@@ -5,7 +5,12 @@
  * bundled separately (scatter.js, histogram.js, confusion_matrix.js, ...) find the same hub. A
  * view proposes a new sample selection; the hub tells every other subscribed view at once (no
  * kernel round trip) and writes the model (`_selection` + source + view + region, one
- * `save_changes()`) debounced, so the kernel receives one message per gesture. A selection coming
+ * `save_changes()`) debounced, so the kernel receives one message per gesture.
+ *
+ * A selection made over objects (boxes) carries them too: `_object_selection`, a bitmask over
+ * the dataset's objects (`n_objects`), next to the samples that hold them. Views whose rows are
+ * the dataset's objects show exactly those; sample views show their samples. A selection of
+ * samples has no objects (null): object views then show every object of those samples. A selection coming
  * from the kernel (Python's `select`) reaches every subscriber; the kernel's echo of our own
  * write never undoes a newer local selection.
  */
@@ -24,8 +29,9 @@ export interface LinkMeta {
 }
 
 export interface LinkSubscriber {
-  /** The shared selection changed (by another view or by the kernel). */
-  onChange(samples: Bitmask, meta: LinkMeta): void;
+  /** The shared selection changed (by another view or by the kernel). `objects`: the exact
+   *  objects when it was made over objects, else null. */
+  onChange(samples: Bitmask, meta: LinkMeta, objects: Bitmask | null): void;
 }
 
 /** The part of a widget model the hub uses (anywidget's proxy or the raw Backbone model). */
@@ -41,17 +47,25 @@ export interface SharedModel {
 export const LINK_DEBOUNCE_MS = 150;
 
 const HUB = Symbol.for("nbdiag.link-hub/1");
+const EMPTY = new DataView(new ArrayBuffer(0));
+
+function sameObjects(a: Bitmask | null, b: Bitmask | null): boolean {
+  return a === null || b === null ? a === b : a.equals(b);
+}
 
 type WithHub = SharedModel & { [HUB]?: LinkHub };
 
 export class LinkHub {
   readonly model: SharedModel;
   private n: number;
+  private nObj: number;
   private current: Bitmask;
+  private currentObjects: Bitmask | null;
   private currentMeta: LinkMeta;
   private readonly subs = new Set<LinkSubscriber>();
   private writing = false;
   private lastWritten: Bitmask | null = null;
+  private lastWrittenObjects: Bitmask | null = null;
   private readonly write: Debounced<[]>;
   private readonly onModel = (): void => this.fromModel();
   private readonly onCount = (): void => this.recount();
@@ -70,11 +84,15 @@ export class LinkHub {
   private constructor(model: SharedModel, debounceMs: number) {
     this.model = model;
     this.n = Number(model.get("n_samples") ?? 0);
+    this.nObj = Number(model.get("n_objects") ?? 0);
     this.current = Bitmask.fromBytes(model.get("_selection"), this.n);
+    this.currentObjects = this.modelObjects();
     this.currentMeta = this.modelMeta();
     this.write = debounce(() => this.commit(), debounceMs);
     model.on("change:_selection", this.onModel);
+    model.on("change:_object_selection", this.onModel);
     model.on("change:n_samples", this.onCount);
+    model.on("change:n_objects", this.onCount);
   }
 
   /** Number of samples in the universe. */
@@ -85,6 +103,16 @@ export class LinkHub {
   /** The current shared selection (do not modify). */
   get selection(): Bitmask {
     return this.current;
+  }
+
+  /** Number of objects a selection can be refined to. */
+  get nObjects(): number {
+    return this.nObj;
+  }
+
+  /** The selected objects when the selection was made over objects, else null. */
+  get objectSelection(): Bitmask | null {
+    return this.currentObjects;
   }
 
   get meta(): LinkMeta {
@@ -113,9 +141,21 @@ export class LinkHub {
    * A view's new selection of samples. Every other subscriber hears it now; unless `live` (a
    * brush still moving), the kernel gets it after the debounce.
    */
-  propose(samples: Bitmask, meta: LinkMeta, from: LinkSubscriber | null, live = false): void {
+  propose(
+    samples: Bitmask,
+    meta: LinkMeta,
+    from: LinkSubscriber | null,
+    live = false,
+    objects: Bitmask | null = null,
+  ): void {
     const mask = samples.n === this.n ? samples : Bitmask.fromBytes(samples.bits, this.n);
     this.current = mask;
+    this.currentObjects =
+      objects === null || objects.isEmpty() || this.nObj === 0
+        ? null
+        : objects.n === this.nObj
+          ? objects
+          : Bitmask.fromBytes(objects.bits, this.nObj);
     this.currentMeta = { source: meta.source, view: meta.view, region: meta.region ?? {} };
     this.notify(from);
     if (!live) this.write();
@@ -130,12 +170,16 @@ export class LinkHub {
     this.writing = true;
     try {
       const m = this.model;
+      if (this.nObj > 0) {
+        m.set("_object_selection", this.currentObjects === null ? EMPTY : this.currentObjects.toBytes());
+      }
       m.set("_selection", this.current.toBytes());
       m.set("_selection_source", this.currentMeta.source);
       m.set("_selection_view", this.currentMeta.view);
       m.set("_selection_region", this.currentMeta.region);
       m.save_changes();
       this.lastWritten = this.current;
+      this.lastWrittenObjects = this.currentObjects;
     } finally {
       this.writing = false;
     }
@@ -150,16 +194,32 @@ export class LinkHub {
     };
   }
 
-  /** The model's `_selection` changed: the kernel's (Python's) selection, or an echo. */
+  private modelObjects(): Bitmask | null {
+    if (this.nObj === 0) return null;
+    const objects = Bitmask.fromBytes(this.model.get("_object_selection"), this.nObj);
+    return objects.isEmpty() ? null : objects;
+  }
+
+  /** The model's `_selection` or `_object_selection` changed: the kernel's (Python's)
+   *  selection, or an echo. Both arrive in one message; the second event finds nothing new. */
   private fromModel(): void {
     if (this.writing) return; // our own write
     const incoming = Bitmask.fromBytes(this.model.get("_selection"), this.n);
+    const objects = this.modelObjects();
+    if (incoming.equals(this.current) && sameObjects(objects, this.currentObjects)) return;
     if (this.write.pending()) {
       // the echo of an earlier write must not undo a newer local selection still pending
-      if (this.lastWritten !== null && incoming.equals(this.lastWritten)) return;
+      if (
+        this.lastWritten !== null &&
+        incoming.equals(this.lastWritten) &&
+        sameObjects(objects, this.lastWrittenObjects)
+      ) {
+        return;
+      }
       this.write.cancel(); // a genuinely new selection from Python wins
     }
     this.current = incoming;
+    this.currentObjects = objects;
     this.currentMeta = this.modelMeta();
     this.notify(null);
   }
@@ -167,7 +227,9 @@ export class LinkHub {
   private recount(): void {
     this.write.cancel();
     this.n = Number(this.model.get("n_samples") ?? 0);
+    this.nObj = Number(this.model.get("n_objects") ?? 0);
     this.current = Bitmask.fromBytes(this.model.get("_selection"), this.n);
+    this.currentObjects = this.modelObjects();
     this.currentMeta = this.modelMeta();
     this.notify(null);
   }
@@ -176,7 +238,7 @@ export class LinkHub {
     for (const sub of [...this.subs]) {
       if (sub === except) continue;
       try {
-        sub.onChange(this.current, this.currentMeta);
+        sub.onChange(this.current, this.currentMeta, this.currentObjects);
       } catch (err) {
         console.error("nbdiag: a linked view failed to show the selection", err);
       }
@@ -190,7 +252,9 @@ export class LinkHub {
       // the model may be closed already
     }
     this.model.off("change:_selection", this.onModel);
+    this.model.off("change:_object_selection", this.onModel);
     this.model.off("change:n_samples", this.onCount);
+    this.model.off("change:n_objects", this.onCount);
     const m = this.model as WithHub;
     if (m[HUB] === this) delete m[HUB];
   }
