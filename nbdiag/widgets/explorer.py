@@ -99,7 +99,8 @@ class Explorer(ipywidgets.GridBox):
 
     @property
     def selected_objects(self) -> pd.DataFrame:
-        """The boxes of the selected samples."""
+        """The selected boxes: exactly those picked in an object view (a box-score histogram,
+        the grid at object level), else every box of the selected samples."""
         return self.link.selected_objects
 
     def select(self, items: Any) -> None:
