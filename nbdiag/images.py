@@ -177,6 +177,10 @@ class ThumbnailCache:
         self.hits = 0
         self.misses = 0
 
+    def __reduce__(self) -> tuple[type, tuple[int]]:
+        # a copy (pickle, deepcopy, a worker process) starts empty: thumbnails are re-made
+        return (type(self), (self.max_bytes,))
+
     def get(self, key: object) -> bytes | None:
         with self._lock:
             value = self._items.get(key)

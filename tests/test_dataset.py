@@ -361,3 +361,24 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_dataset_pickles_and_deep_copies_for_worker_processes(tmp_path):
+    import copy
+    import pickle
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (6, 8, 8), dtype=np.uint8)
+    ds = nbdiag.Dataset.from_arrays(
+        images, [0, 1, 0, 1, 0, 1], probs=rng.dirichlet([1, 1], 6), class_names=["a", "b"]
+    )
+    ds.tag([1, 2], "keep")
+    ds.thumbnail(0)  # fills the thumbnail cache (it holds a lock)
+    for twin in (pickle.loads(pickle.dumps(ds)), copy.deepcopy(ds)):
+        assert twin.samples.equals(ds.samples) and list(twin.runs) == list(ds.runs)
+        assert list(twin.tagged("keep").index) == [1, 2]
+        assert np.array_equal(np.asarray(twin.image(3)), np.asarray(ds.image(3)))
+        assert twin.thumbnail(0) == ds.thumbnail(0)  # re-made in the copy
+    ds.save(tmp_path / "p")
+    detached = pickle.loads(pickle.dumps(ds))  # a copy never writes to the original's store
+    assert getattr(detached, "_store", None) is None
