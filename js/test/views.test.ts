@@ -254,6 +254,19 @@ describe("HistogramView", () => {
     expect(view.root.querySelector('[data-testid="hist-brush"]')!.getAttribute("data-b1")).toBe("4");
   });
 
+  it("the status names the range asked for, the brush the bins it touches", () => {
+    const { view, plot, binX } = histogramView(values);
+    view.setSelection(Bitmask.fromPredicate(100, (i) => i >= 25 && i <= 45), { lo: 2.5, hi: 4.5 });
+    const status = () => view.root.querySelector('[data-testid="hist-status"]')!.textContent;
+    expect(status()).toContain("v in [2.5, 4.5]");
+    expect(view.root.querySelector('[data-testid="hist-brush"]')!.getAttribute("data-b0")).toBe("2");
+    // a brush drawn by hand: its bins' edges
+    pointer(plot, "pointerdown", binX(6), 50);
+    pointer(plot, "pointermove", binX(7), 50);
+    pointer(plot, "pointerup", binX(7), 50);
+    expect(status()).toMatch(/v in \[5\.9\d*, 7\.9\d*\]/);
+  });
+
   it("categorical columns: click a bar", () => {
     const host = document.createElement("div");
     document.body.append(host);

@@ -77,6 +77,9 @@ export class HistogramView {
   private sel: Bitmask = Bitmask.empty(0);
   /** Bins of this view's brush, when the selection is this view's range. */
   private brush: [number, number] | null = null;
+  /** The exact range of a selection made by value (Python's `select_range`), for the status:
+   *  the brush shows the bins it touches, the status what was asked. */
+  private exactRange: { lo: number; hi: number } | null = null;
   private dragging: { b0: number; b1: number; id: number; moved: boolean; x0: number } | null = null;
   private heightPx: number;
   private layout: Layout = { width: 400, height: 160, ...MARGIN };
@@ -144,6 +147,7 @@ export class HistogramView {
     }
     if (this.sel.n !== this.n) this.sel = Bitmask.empty(this.n);
     this.brush = null;
+    this.exactRange = null;
     this.root.dataset.kind = data.kind;
     this.root.removeAttribute("data-error");
     this.rebuild();
@@ -156,7 +160,11 @@ export class HistogramView {
     const next = mask.n === this.n ? mask : Bitmask.fromBytes(mask.bits, this.n);
     this.sel = next.clone();
     this.brush = range && this.binned ? rangeToBins(range.lo, range.hi, this.binned) : null;
-    if (next.isEmpty()) this.brush = null;
+    this.exactRange = range;
+    if (next.isEmpty()) {
+      this.brush = null;
+      this.exactRange = null;
+    }
     this.renderSelection();
   }
 
@@ -344,7 +352,9 @@ export class HistogramView {
     if (count > 0) {
       parts.push(` · ${formatNumber(count)} selected`);
       const b = this.brush;
-      if (b && this.binned) parts.push(` · ${this.data?.column ?? ""} in [${formatNumber(this.binned.edges[b[0]])}, ${formatNumber(this.binned.edges[b[1] + 1])}]`);
+      const r = this.exactRange;
+      if (r && b) parts.push(` · ${this.data?.column ?? ""} in [${formatNumber(r.lo)}, ${formatNumber(r.hi)}]`);
+      else if (b && this.binned) parts.push(` · ${this.data?.column ?? ""} in [${formatNumber(this.binned.edges[b[0]])}, ${formatNumber(this.binned.edges[b[1] + 1])}]`);
     } else {
       parts.push(h("span", { class: "nbd-hint" }, this.data?.kind === "categorical" ? " · click a bar to select; shift adds" : " · drag to select a range; click a bar; shift adds"));
     }
@@ -483,6 +493,7 @@ export class HistogramView {
   private commit(next: Bitmask, source: string, region: Record<string, unknown>, brush: [number, number] | null): void {
     this.sel = next;
     this.brush = next.isEmpty() ? null : brush;
+    this.exactRange = null;
     this.renderSelection();
     this.opts.onSelect?.(next, next.isEmpty() ? "clear" : source, next.isEmpty() ? {} : region, false);
   }
