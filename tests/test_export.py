@@ -350,3 +350,20 @@ def test_labels_from_memory_a_series_or_a_frame_with_history(cls_ds):
     with pytest.raises(ValueError, match="unknown class 'horse'"):
         cls_ds.import_labels(pd.Series({5: "horse"}))
     assert cls_ds.import_labels(pd.Series({6: "dog"}), dry_run=True).attrs["batch"] is None
+
+
+def test_boxes_from_memory_change_the_named_boxes_and_keep_the_others(det_ds):
+    # one box of image a, as a view's `selected_objects` gives it (ids in the index)
+    one = det_ds.objects.loc[[11]].assign(label="person")
+    changes = det_ds.import_labels(one)
+    assert changes["id"].tolist() == [11] and changes["change"].tolist() == ["relabelled"]
+    gt = det_ds.gt_objects
+    assert sorted(gt[gt["sample_id"] == "a"].index) == [11, 12]  # 12 kept as it was
+    assert gt.loc[11, "label"] == "person" and gt.loc[12, "label"] == "person"
+    # a row without an object id is a new box; the image's boxes stay
+    new = pd.DataFrame(
+        {"sample_id": ["b"], "label": ["person"], "x": [1.0], "y": [1.0], "w": [4.0], "h": [4.0]}
+    )
+    changes = det_ds.import_labels(new)
+    assert changes["change"].tolist() == ["added"]
+    assert (det_ds.gt_objects["sample_id"] == "b").sum() == 3

@@ -410,3 +410,16 @@ describe("object-level selections", () => {
     expect(pairs.last().rows).toEqual([0]); // the pair in sample 2
   });
 });
+
+describe("LinkHub meta", () => {
+  it("the same rows re-selected from another view (from the kernel) reach the views with the new meta", () => {
+    const m = sharedModel(8);
+    const hub = LinkHub.of(m);
+    const seen: string[] = [];
+    hub.subscribe({ onChange: (_s: Bitmask, meta) => seen.push(meta.view) });
+    m.fromKernel({ _selection: Bitmask.fromIndices(8, [1]).toBytes(), _selection_view: "A", _selection_source: "python" });
+    m.fromKernel({ _selection_view: "B" });
+    expect(seen).toEqual(["A", "B"]);
+    expect(hub.meta.view).toBe("B");
+  });
+});

@@ -66,8 +66,11 @@ def import_labels(
         A COCO instances JSON, a CSV or a Parquet file; or the labels in memory: a Series of
         labels indexed by sample id (e.g. answers from an annotator, or a model's
         ``suggested_label``), or a DataFrame shaped like a CSV export (``id`` and ``label``
-        columns; boxes: ``sample_id``, ``label``, ``x``, ``y``, ``w``, ``h``, ...). Recorded in
-        the history with the source ``"<Series>"`` / ``"<DataFrame>"``.
+        columns; boxes: ``sample_id``, ``label``, ``x``, ``y``, ``w``, ``h``, ...). An
+        in-memory box frame changes the boxes it names by ``object_id`` (a column, or the
+        index as in ``ds.objects`` rows) and adds those without one; the images' other boxes
+        stay (removing boxes takes a file). Recorded in the history with the source
+        ``"<Series>"`` / ``"<DataFrame>"``.
     format
         ``"coco"``, ``"csv"`` or ``"parquet"`` (default: from the file's extension; ignored
         for a Series or a DataFrame).
@@ -110,7 +113,7 @@ def import_labels(
         raise ValueError(f"prelabels must be 'ignore' or 'accept', got {prelabels!r}")
     if isinstance(path, pd.Series | pd.DataFrame):
         source = f"<{type(path).__name__}>"
-        table = _frame_of(path)
+        table = _frame_of(path, ds)
         result = _table_changes(
             ds, table, prelabels == "accept", allow_unlabelled, match_iou, box_tolerance, source
         )
@@ -164,6 +167,10 @@ def _apply(
     if not dry_run and len(report):
         from ..store._project import commit_label_changes, next_batch
 
+        store = getattr(ds, "_store", None)
+        if store is not None:
+            store.check_current()  # refuse before changing anything: no change without history
+
         batch = next_batch(ds)
         created = pd.Timestamp.now(tz="UTC")
         records = apply()
@@ -175,16 +182,42 @@ def _apply(
 
 
 # ---------------------------------------------------------------------- reading
-def _frame_of(labels: pd.Series | pd.DataFrame) -> pd.DataFrame:
-    """Labels in memory as the table a CSV file would give."""
+def _frame_of(labels: pd.Series | pd.DataFrame, ds: Dataset) -> pd.DataFrame:
+    """Labels in memory as the table a CSV file would give.
+
+    A box frame names the boxes it changes (``object_id``, as a column or as the index, e.g.
+    ``link.selected_objects``); the other ground-truth boxes of its images are kept as they are
+    (a file, in contrast, gives each image exactly its boxes)."""
     if isinstance(labels, pd.Series):
         return pd.DataFrame(
             {"id": labels.index.to_numpy(dtype=object), "label": labels.to_numpy(dtype=object)}
         )
     table = labels.copy()
     table.columns = [str(c).strip() for c in table.columns]
-    if not {"id", "sample_id"} & set(table.columns) and "label" in table.columns:
-        table = table.reset_index(names="id")  # ids in the index, e.g. a `selected` frame
+    if not {"x", "y", "w", "h"} <= set(table.columns):
+        if not {"id", "sample_id"} & set(table.columns) and "label" in table.columns:
+            table = table.reset_index(names="id")  # ids in the index, e.g. a `selected` frame
+        return table
+    if "object_id" not in table.columns and (
+        table.index.name == "object_id"
+        or (not isinstance(table.index, pd.RangeIndex) and table.index.isin(ds.objects.index).all())
+    ):
+        table = table.reset_index(names="object_id")
+    if "sample_id" not in table.columns:
+        return table  # the error names the missing column
+    gt = ds.gt_objects
+    named = table["object_id"].dropna() if "object_id" in table.columns else pd.Series([])
+    keep = gt[gt["sample_id"].isin(table["sample_id"]) & ~gt.index.isin(named)]
+    if len(keep):
+        kept = keep.reset_index(names="object_id")
+        kept["label"] = kept["label"].astype(object)
+        kept["source"] = "gt"
+        columns = [
+            c
+            for c in ("object_id", "sample_id", "label", "x", "y", "w", "h", "iscrowd", "source")
+            if c in kept.columns
+        ]
+        table = pd.concat([table, kept[columns]], ignore_index=True)
     return table
 
 

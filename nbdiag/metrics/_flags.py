@@ -80,7 +80,7 @@ def _below(s: pd.DataFrame, col: str, thr: float, inclusive: bool = False) -> pd
     return out.fillna(False).astype(bool)
 
 
-#: the metric columns the flags are computed from (image size aside, always present)
+#: the metric columns the flags are computed from (``compute_flags`` and ``near_duplicates``)
 FLAG_INPUTS = frozenset(
     {
         "dark_score",
@@ -91,6 +91,10 @@ FLAG_INPUTS = frozenset(
         "exact_hash",
         "phash",
         "dhash",
+        "phash_center",
+        "dhash_center",
+        "width",
+        "height",
     }
 )
 

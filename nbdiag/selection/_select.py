@@ -183,7 +183,7 @@ def select_for_labeling(
             no_vectors = lab[~lab.isin(emb.ids)]
             if len(no_vectors):
                 raise ValueError(
-                    f"labeled samples without embeddings {name or 'in use'!r}: "
+                    f"labeled samples without embeddings ({emb.name!r}): "
                     f"{v.listed(no_vectors)}; embed them too, or leave them out"
                 )
         centers = emb.vectors[emb.rows(lab)] if len(lab) else None

@@ -35,7 +35,16 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
 
 @functools.cache
 def _umask() -> int:
-    """The process umask (read once: setting and restoring it is the only portable way)."""
+    """The process umask, read once: from ``/proc`` on Linux (no side effect), else by setting
+    and restoring it (the only portable way; a file created by another thread in between would
+    get the temporary mask, so it is done once)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

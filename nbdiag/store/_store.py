@@ -240,6 +240,23 @@ class Store:
         text = self._manifest_text()
         return None if text is None else json.loads(text)
 
+    def check_current(self) -> None:
+        """Raise :class:`StoreError` when another kernel (or another dataset opened from this
+        folder) saved the tables since this store loaded or saved them: what a change made now
+        would overwrite. Called before a change is applied, so a refused change leaves the
+        dataset as it was."""
+        if self._manifest_text() != self._base:
+            raise self._conflict()
+
+    def _conflict(self) -> StoreError:
+        return StoreError(
+            f"the store at {os.fspath(self.root)!r} was saved by another kernel (or another "
+            "dataset opened from it) since this dataset was loaded or last saved; saving now "
+            "would overwrite its tables (tags, slices and notes are not affected: they are "
+            "committed as made). Load its version with nbdiag.open(path), or keep this one "
+            "with ds.save(force=True)"
+        )
+
     def _manifest_text(self, cur: sqlite3.Cursor | None = None) -> str | None:
         sql = "SELECT value FROM meta WHERE key='manifest'"
         rows = cur.execute(sql).fetchall() if cur is not None else self._query(sql)
@@ -467,15 +484,8 @@ class Store:
         manifest = self._write_files(ds)
         text = json.dumps(manifest)
         with self.transaction() as cur:
-            committed = self._manifest_text(cur)
-            if committed != self._base and not force:
-                raise StoreError(
-                    f"another process saved the store at {os.fspath(self.root)!r} since this "
-                    "dataset was loaded or last saved; saving now would overwrite its tables "
-                    "(tags, slices and notes are not affected: they are committed as made). "
-                    "Load its version with nbdiag.open(path), or keep this one with "
-                    "ds.save(force=True)"
-                )
+            if not force and self._manifest_text(cur) != self._base:
+                raise self._conflict()
             missing = [f for f in _manifest_files(manifest) if not (self.data_dir / f).is_file()]
             if missing:  # removed by a concurrent writer's clean-up: nothing is committed
                 raise StoreError(

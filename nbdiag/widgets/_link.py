@@ -247,10 +247,11 @@ class LinkedSelection(anywidget.AnyWidget):
         if self.dataset is None:
             raise ValueError("selected_objects needs a link over a Dataset")
         objects = self.dataset.objects
+        in_samples = objects["sample_id"].isin(self.selection)
         mask = self.object_mask
-        if mask is not None:
-            return objects[objects.index.isin(self._objects_index[mask])].copy()
-        return objects[objects["sample_id"].isin(self.selection)].copy()
+        if mask is not None:  # ids as of the link's creation, still in the selected samples
+            return objects[objects.index.isin(self._objects_index[mask]) & in_samples].copy()
+        return objects[in_samples].copy()
 
     @property
     def selection_source(self) -> str:
@@ -361,18 +362,24 @@ def link(*views: SelectionWidget, dataset: Dataset | pd.DataFrame | None = None)
     linked = LinkedSelection(universe)
     # carry over a selection already made in one of the views (the first non-empty one)
     start: np.ndarray | None = None
+    start_objects: np.ndarray | None = None
     for w in views:
         mask = w.selection_mask
         if mask.any():
+            positions = linked._positions_of(w)
             start = np.zeros(linked.n_samples, dtype=bool)
-            start[linked._positions_of(w)[mask]] = True
+            start[positions[mask]] = True
+            objects = linked._object_positions_of(w, positions)
+            if objects is not None:  # a selection of boxes stays one
+                start_objects = np.zeros(linked.n_objects, dtype=bool)
+                start_objects[objects[mask]] = True
             break
     linked.add(*views)
     for old in existing.values():
         if old is not None and not old.views:
             old.close()
     if start is not None:
-        linked._set_mask(start, PYTHON)
+        linked._set_mask(start, PYTHON, objects=start_objects)
     return linked
 
 

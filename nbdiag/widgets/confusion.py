@@ -256,18 +256,10 @@ class ConfusionMatrix(SelectionWidget):
             return
         ev.set_thresholds(iou=self.iou_threshold, score=self.score_threshold)
         rows = ev.confusion_pairs
-        link = self._link
         with self.hold_sync():
-            # new rows: the selection (over the old rows) no longer applies
-            self._rows = rows
-            if link is not None:
-                positions = link._positions_of(self)
-                self._row_positions = positions
-                self._row_keys = positions.astype("<u4").tobytes()
-            self._selection = b""
-            self._selection_source = "thresholds"
+            # new rows: fresh link keys, and the selection (over the old rows) no longer applies
             self._y_true = encode_codes(rows["true_class"])
             self._y_pred = encode_codes(rows["pred_class"])
-            self.n_rows = len(rows)
+            self._replace_rows(rows, "thresholds")
             if self._auto_title:
                 self.title = self._detection_title()

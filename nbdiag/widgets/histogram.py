@@ -190,14 +190,15 @@ class Histogram(SelectionWidget):
     # ------------------------------------------------------------------ selecting
     def select_range(self, lo: float, hi: float) -> None:
         """Select the rows with ``lo <= value <= hi`` (as a brush; the range shows in the plot).
-        Compares the column's own values, so bounds taken from the data (``df[col].max()``)
-        include the rows that hold them."""
+        A row is in when its value is, as stored or as drawn (float32): bounds taken from the
+        data (``df[col].max()``) or from :attr:`values` include the rows that hold them."""
         self._need_numeric("select_range")
         if hi < lo:
             lo, hi = hi, lo
-        v = self._exact
         with np.errstate(invalid="ignore"):
-            mask = (v >= lo) & (v <= hi)
+            mask = ((self._exact >= lo) & (self._exact <= hi)) | (
+                (self._numbers >= np.float32(lo)) & (self._numbers <= np.float32(hi))
+            )
         region = {"kind": "range", "column": self.column, "lo": float(lo), "hi": float(hi)}
         self._set_mask(mask, PYTHON, region)
 

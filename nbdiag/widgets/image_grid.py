@@ -216,11 +216,13 @@ class ImageGrid(SelectionWidget):
         self._rpc.methods = src.methods()
         same_rows = src.rows.index.equals(self._rows.index)
         with self.hold_sync():
-            self._rows = src.rows
-            if not same_rows:
-                self._selection = b""
+            if not same_rows:  # new rows: fresh link keys, the old selection no longer applies
+                self._replace_rows(src.rows, "rows")
                 self._filter = b""
-                self.n_rows = len(src.rows)
+            else:
+                self._rows = src.rows
+                if self._link is not None:  # the same ids may now be other boxes
+                    self._link._bind_rows(self)
             self.sort_options = src.sort_options()
             if self.sort_by is not None and self.sort_by not in src.rows.columns:
                 self.sort_by = None

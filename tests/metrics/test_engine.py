@@ -78,6 +78,10 @@ def test_a_user_metric_alone_leaves_the_issue_flags_as_they_are(tmp_path, files,
     # explicit thresholds re-derive the flags
     compute_metrics(ds, ["redness"], cache_dir=tmp_path / "c", progress=False, thresholds={})
     assert not ds.samples["dark"].all()
+    # every flag input counts, sizes included
+    fresh = dataset(files)
+    compute_metrics(fresh, ["width", "height"], cache_dir=tmp_path / "c", progress=False)
+    assert {"odd_aspect_ratio", "odd_size"} <= set(fresh.samples.columns)
 
 
 def test_cache_is_keyed_by_content_not_path(tmp_path, user_metric):

@@ -390,16 +390,21 @@ def test_a_save_never_silently_overwrites_what_another_kernel_saved(tmp_path):
     a.save()
     b.tag([0, 1], "from_b")  # tags are committed as made, whatever the tables do
     b.samples["note_b"] = 2.0
-    with pytest.raises(StoreError, match=r"another process saved .*force=True"):
+    with pytest.raises(StoreError, match=r"saved by another kernel.*force=True"):
         b.save()
-    with pytest.raises(StoreError, match="another process saved"):
+    with pytest.raises(StoreError, match="saved by another kernel"):
         b.add_run("late", np.full((12, 3), 1 / 3))  # a run is a save too
+    assert "late" not in b.runs  # refused before anything changed
+    before = b.samples["label"].copy()
+    with pytest.raises(StoreError, match="saved by another kernel"):
+        b.import_labels(pd.Series({0: b.class_names[-1]}))
+    assert b.samples["label"].equals(before) and len(b.label_history) == 0
     fresh = open_store(tmp_path / "p")
     assert "note_a" in fresh.samples.columns and "note_b" not in fresh.samples.columns
     assert set(fresh.tagged("from_b").index) == {0, 1}
     b.save(force=True)  # b keeps its version on purpose
     assert "note_b" in open_store(tmp_path / "p").samples.columns
-    with pytest.raises(StoreError, match="another process saved"):
+    with pytest.raises(StoreError, match="saved by another kernel"):
         a.save()
     # a reloaded dataset saves again normally
     again = open_store(tmp_path / "p")

@@ -54,6 +54,8 @@ def test_select_range_with_bounds_from_the_data_keeps_the_rows_at_the_bounds():
     assert list(h.selection) == [0, 1, 2]
     h.select_range(0.05, 0.1)
     assert list(h.selection) == [1, 2]
+    h.select_range(0.0, h.values.max())  # a float32 bound, as drawn
+    assert list(h.selection) == [0, 1, 2]
 
 
 def test_select_range_and_bins(ds):

@@ -268,3 +268,41 @@ def test_rows_that_are_not_the_datasets_objects_link_by_sample(boxes):
     assert h._object_keys == b"" and h._row_keys != b""
     h.select([10])
     assert linked.object_mask is None and list(linked.selection) == ["d"]
+
+
+def test_a_refreshed_grid_and_a_rematched_matrix_keep_valid_link_keys(boxes):
+    from nbdiag.widgets import ImageGrid
+
+    def preds(n, seed):
+        r = np.random.default_rng(seed)
+        return pd.DataFrame(
+            {
+                "sample_id": r.choice(list("abc"), n),
+                "label": r.choice(["cat", "dog"], n),
+                "x": 0.0,
+                "y": 0.0,
+                "w": r.uniform(1, 80, n),
+                "h": 10.0,
+                "score": r.uniform(0, 1, n),
+            }
+        )
+
+    boxes.add_run("det", preds(5, 0))
+    grid = ImageGrid(boxes, level="object", run="det", source="pred", _threaded_rpc=False)
+    sc = Scatter(boxes, _threaded_rpc=False)
+    linked = link(grid, sc)
+    boxes.add_run("det", preds(3, 1), replace=True)  # other boxes, some under the same ids
+    grid.refresh()
+    assert len(grid._row_positions) == grid.n_rows == 3
+    assert len(grid._object_keys) == 0 or len(grid._object_keys) // 4 == 3
+    sc.select(["a"])
+    want = grid.rows.index[grid.rows["sample_id"] == "a"]
+    assert list(grid.selection) == list(want)
+    assert set(linked.selected_objects["sample_id"]) <= {"a"}
+
+
+def test_linking_keeps_a_selection_of_boxes_made_before(boxes):
+    by_width = Histogram(boxes, "w", level="objects")
+    by_width.select([10])
+    linked = link(by_width, Scatter(boxes, _threaded_rpc=False))
+    assert list(linked.selected_objects.index) == [10] and list(by_width.selection) == [10]

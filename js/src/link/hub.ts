@@ -48,9 +48,16 @@ export const LINK_DEBOUNCE_MS = 150;
 
 const HUB = Symbol.for("nbdiag.link-hub/1");
 const EMPTY = new DataView(new ArrayBuffer(0));
+/** The traits of one selection; a message may change any of them (a re-made selection of the
+ *  same rows from another view changes only its view and source). */
+const MODEL_KEYS = ["_selection", "_object_selection", "_selection_source", "_selection_view"];
 
 function sameObjects(a: Bitmask | null, b: Bitmask | null): boolean {
   return a === null || b === null ? a === b : a.equals(b);
+}
+
+function sameMeta(a: LinkMeta, b: LinkMeta): boolean {
+  return a.source === b.source && a.view === b.view && JSON.stringify(a.region) === JSON.stringify(b.region);
 }
 
 type WithHub = SharedModel & { [HUB]?: LinkHub };
@@ -89,8 +96,7 @@ export class LinkHub {
     this.currentObjects = this.modelObjects();
     this.currentMeta = this.modelMeta();
     this.write = debounce(() => this.commit(), debounceMs);
-    model.on("change:_selection", this.onModel);
-    model.on("change:_object_selection", this.onModel);
+    for (const key of MODEL_KEYS) model.on(`change:${key}`, this.onModel);
     model.on("change:n_samples", this.onCount);
     model.on("change:n_objects", this.onCount);
   }
@@ -206,7 +212,10 @@ export class LinkHub {
     if (this.writing) return; // our own write
     const incoming = Bitmask.fromBytes(this.model.get("_selection"), this.n);
     const objects = this.modelObjects();
-    if (incoming.equals(this.current) && sameObjects(objects, this.currentObjects)) return;
+    const meta = this.modelMeta();
+    if (incoming.equals(this.current) && sameObjects(objects, this.currentObjects) && sameMeta(meta, this.currentMeta)) {
+      return; // the second event of one message, or nothing new
+    }
     if (this.write.pending()) {
       // the echo of an earlier write must not undo a newer local selection still pending
       if (
@@ -220,7 +229,7 @@ export class LinkHub {
     }
     this.current = incoming;
     this.currentObjects = objects;
-    this.currentMeta = this.modelMeta();
+    this.currentMeta = meta;
     this.notify(null);
   }
 
@@ -251,8 +260,7 @@ export class LinkHub {
     } catch {
       // the model may be closed already
     }
-    this.model.off("change:_selection", this.onModel);
-    this.model.off("change:_object_selection", this.onModel);
+    for (const key of MODEL_KEYS) this.model.off(`change:${key}`, this.onModel);
     this.model.off("change:n_samples", this.onCount);
     this.model.off("change:n_objects", this.onCount);
     const m = this.model as WithHub;
