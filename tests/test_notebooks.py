@@ -117,6 +117,13 @@ print("CHECK " + json.dumps({
     "has_metrics": ["box_area" in ds.objects.columns, "brightness" in ds.samples.columns],
     "n_bins": len(by_area),
     "grid_run": grid.run,
+    "by_class_rows": len(by_class),
+    "by_class_mean_ap": float(by_class["AP"].groupby(level="class", observed=True).first().mean()),
+    "low_ids": sorted(map(str, low.index)),
+    "low_expected": sorted(map(str, ev.predictions.index[ev.predictions["score"] <= 0.8])),
+    "crops_selected": sorted(map(str, crops.selection)),
+    "low_samples": sorted(map(str, box_link.selection)),
+    "low_expected_samples": sorted(map(str, set(low["sample_id"]))),
 }))""",
     ],
     "03_data_quality.ipynb": [
@@ -295,6 +302,13 @@ def test_example_notebook_runs(path: Path):
         assert check["has_metrics"] == [True, True]
         assert check["n_bins"] == 3
         assert check["grid_run"] == "det"
+        # per-class breakdown: 10 classes x 8 error types; the class APs average to AP50
+        assert check["by_class_rows"] == 80
+        assert check["by_class_mean_ap"] == pytest.approx(check["AP50"], abs=1e-9)
+        # a score range over boxes: exactly those boxes in the linked crops, their images linked
+        assert check["low_ids"] == check["low_expected"] == check["crops_selected"]
+        assert 0 < len(check["low_ids"])
+        assert check["low_samples"] == check["low_expected_samples"]
 
     if path.name == "03_data_quality.ipynb":
         check = json.loads(_stdout(nb, r"CHECK (.*)").group(1))
