@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { SelectionBinding, parseRef, type SelectionInfo } from "../src/link/binding";
 import { LinkHub, LINK_DEBOUNCE_MS } from "../src/link/hub";
-import { RowKeys } from "../src/link/mapping";
+import { ObjectKeys, RowKeys } from "../src/link/mapping";
 import { Bitmask } from "../src/selection";
 import { FakeManager, FakeModel, settle } from "./fake_model";
 
@@ -421,5 +421,35 @@ describe("LinkHub meta", () => {
     m.fromKernel({ _selection_view: "B" });
     expect(seen).toEqual(["A", "B"]);
     expect(hub.meta.view).toBe("B");
+  });
+});
+
+describe("ObjectKeys: rows <-> objects", () => {
+  const NONE = 0xffffffff;
+  it("one key per row, or two (a prediction and a ground truth per confusion pair)", () => {
+    const pairs = new ObjectKeys(3, 6, new Uint32Array([4, 0, NONE, 1, 5, NONE])); // (pred, gt)
+    expect(pairs.k).toBe(2);
+    expect(idx(pairs.toObjects(Bitmask.fromIndices(3, [0, 1])))).toEqual([0, 1, 4]);
+    expect(idx(pairs.toRows(Bitmask.fromIndices(6, [1])))).toEqual([1]);
+    expect(idx(pairs.toRows(Bitmask.fromIndices(6, [4, 5])))).toEqual([0, 2]);
+    expect(idx(new ObjectKeys(2, 6, new Uint32Array([3, 2])).toRows(Bitmask.fromIndices(6, [2])))).toEqual([1]);
+    expect(() => new ObjectKeys(3, 6, new Uint32Array([1, 2]))).toThrow(/3 rows/);
+  });
+
+  it("a matrix cell over pairs selects exactly its boxes in a linked box view", async () => {
+    const manager = new FakeManager();
+    const shared = sharedModel(3, { n_objects: 6, _object_selection: new DataView(new ArrayBuffer(0)) });
+    manager.models.set("L", shared);
+    // objects: 0,1 gt of sample 0; 2 gt of sample 1; 3,4 preds of sample 0; 5 pred of sample 2
+    const cm = viewOf(viewModel(3, { _link: "IPY_MODEL_L", _row_keys: u32([0, 0, 2]), _object_keys: u32([3, 0, 4, NONE, 5, NONE]) }, manager), () => 3);
+    const gt = viewOf(viewModel(3, { _link: "IPY_MODEL_L", _row_keys: u32([0, 0, 1]), _object_keys: u32([0, 1, 2]) }, manager), () => 3);
+    const pred = viewOf(viewModel(3, { _link: "IPY_MODEL_L", _row_keys: u32([0, 0, 2]), _object_keys: u32([3, 4, 5]) }, manager), () => 3);
+    await settle();
+    cm.binding.commit(Bitmask.fromIndices(3, [0]), "cell:1:1"); // pair (pred 3, gt 0)
+    expect(gt.last().rows).toEqual([0]); // not gt 1 of the same image
+    expect(pred.last().rows).toEqual([0]);
+    pred.binding.commit(Bitmask.fromIndices(3, [1]), "click"); // pred 4: a false positive
+    expect(cm.last().rows).toEqual([1]);
+    expect(gt.last().rows).toEqual([]);
   });
 });

@@ -54,8 +54,9 @@ class SelectionWidget(anywidget.AnyWidget):
     _view_id = traitlets.Unicode("").tag(sync=True)
     #: uint32 position in the link's samples of each row's sample; b"" = identity (row i is sample i)
     _row_keys = Binary(b"").tag(sync=True)
-    #: object-level rows: uint32 position of each row's object in the link's objects; b"" = the
-    #: rows are not the dataset's objects (the view links through samples only)
+    #: object-level rows: uint32 positions of each row's objects in the link's objects, row-major,
+    #: k per row (k = len / 4 / n_rows: 1 for a box, 2 for a prediction / ground-truth pair;
+    #: 0xFFFFFFFF = none); b"" = the rows are not the dataset's objects (linked by sample only)
     _object_keys = Binary(b"").tag(sync=True)
     #: the shared selection this view is linked to (None: the view keeps its own ``_selection``)
     _link = traitlets.Instance(
@@ -71,7 +72,7 @@ class SelectionWidget(anywidget.AnyWidget):
         self._rows = rows
         self._callbacks: list[SelectCallback] = []
         self._row_positions: np.ndarray | None = None  # sample position of each row, when linked
-        self._object_positions: np.ndarray | None = None  # object position of each row, ditto
+        self._object_positions: np.ndarray | None = None  # (rows, k) object positions, -1: none
         kwargs.setdefault("_view_id", uuid.uuid4().hex[:12])
         super().__init__(n_rows=len(rows), **kwargs)
         self.observe(self._selection_changed, names="_selection")
@@ -89,7 +90,7 @@ class SelectionWidget(anywidget.AnyWidget):
         if self._link is not None and self._row_positions is not None:
             objects = self._link.object_mask
             if objects is not None and self._object_positions is not None:
-                return objects[self._object_positions]
+                return rows_of_objects(self._object_positions, objects)
             return self._link.selection_mask[self._row_positions]
         return unpack_mask(self._selection, len(self._rows))
 
@@ -147,10 +148,11 @@ class SelectionWidget(anywidget.AnyWidget):
             return pd.Index(self._rows["sample_id"])
         return self._rows.index
 
-    def _row_object_ids(self) -> pd.Index | None:
-        """The dataset object id of each row, or None when rows are not objects (or, like the
-        detection confusion matrix's box pairs, not one object each)."""
-        return self._rows.index if self.level == "objects" else None
+    def _row_object_ids(self) -> list[pd.Index] | None:
+        """The dataset object ids of each row, one Index per key (a box: its id; a detection
+        confusion pair: its prediction's and its ground truth's, None where absent), or None
+        when the rows are not objects."""
+        return [self._rows.index] if self.level == "objects" else None
 
     def _order_selected(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame
@@ -169,8 +171,7 @@ class SelectionWidget(anywidget.AnyWidget):
             samples[self._row_positions[mask]] = True
             objects = None
             if self._object_positions is not None:
-                objects = np.zeros(self._link.n_objects, dtype=bool)
-                objects[self._object_positions[mask]] = True
+                objects = objects_of_rows(self._object_positions, mask, self._link.n_objects)
             self._link._set_mask(
                 samples, source, view=self._view_id, region=region, objects=objects
             )
@@ -228,3 +229,19 @@ def mask_from(items: Any, index: pd.Index, what: str = "row") -> np.ndarray:
     ids = pd.Index(list(items) if isinstance(items, Iterable) else [items])
     v.check_known_ids(ids, index, what)
     return index.isin(ids)
+
+
+def objects_of_rows(positions: np.ndarray, rows: np.ndarray, n_objects: int) -> np.ndarray:
+    """Mask over the objects held by the selected rows (``positions``: (rows, k), -1 none)."""
+    out = np.zeros(n_objects, dtype=bool)
+    picked = positions[rows].reshape(-1)
+    out[picked[picked >= 0]] = True
+    return out
+
+
+def rows_of_objects(positions: np.ndarray, objects: np.ndarray) -> np.ndarray:
+    """Mask over the rows holding any selected object."""
+    hit = np.zeros(positions.shape, dtype=bool)
+    valid = positions >= 0
+    hit[valid] = objects[positions[valid]]
+    return hit.any(axis=1)

@@ -21,7 +21,7 @@ import pandas as pd
 import traitlets
 
 from .. import validation as v
-from ._base import PYTHON, SelectionWidget, mask_from
+from ._base import PYTHON, SelectionWidget, mask_from, objects_of_rows
 from ._codecs import Binary, pack_mask, unpack_mask
 
 if TYPE_CHECKING:
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LinkCallback = Callable[["LinkedSelection"], Any]
+#: ``_object_keys`` entry of a row without that object
+NO_OBJECT = 0xFFFFFFFF
 
 
 # Displaying a LinkedSelection shows a live count; it has no other view. (An anywidget model,
@@ -162,23 +164,38 @@ class LinkedSelection(anywidget.AnyWidget):
         view._row_keys = b"" if identity else positions.astype("<u4").tobytes()
         objects = self._object_positions_of(view, positions)
         view._object_positions = objects
-        view._object_keys = b"" if objects is None else objects.astype("<u4").tobytes()
+        view._object_keys = (
+            b""
+            if objects is None
+            else np.where(objects < 0, NO_OBJECT, objects).astype("<u4").tobytes()
+        )
 
     def _object_positions_of(
         self, view: SelectionWidget, sample_positions: np.ndarray
     ) -> np.ndarray | None:
-        """Each row's position among the universe's objects, when every row is one of them
-        (the same id, in the same sample); else None (the view links by sample)."""
-        ids = view._row_object_ids()
-        if ids is None or not len(self._objects_index) or not self._objects_index.is_unique:
+        """Each row's positions among the universe's objects, ``(rows, k)`` with -1 for a key
+        the row has not (a pair without a prediction), when every object named is one of them
+        in the row's sample and every row names one; else None (the view links by sample)."""
+        keys = view._row_object_ids()
+        if keys is None or not len(self._objects_index) or not self._objects_index.is_unique:
             return None
-        positions = self._objects_index.get_indexer(pd.Index(ids))
-        if (positions < 0).any():
+        columns = []
+        for ids in keys:
+            ids = pd.Index(ids)
+            present = ~pd.isna(ids)
+            positions = np.full(len(ids), -1, dtype=np.int64)
+            found = self._objects_index.get_indexer(ids[present])
+            if (found < 0).any():
+                return None
+            same = self._index.get_indexer(self._object_samples[found])
+            if not np.array_equal(same, sample_positions[present]):
+                return None
+            positions[present] = found
+            columns.append(positions)
+        out = np.stack(columns, axis=1)
+        if len(out) and (out < 0).all(axis=1).any():
             return None
-        same_sample = self._index.get_indexer(self._object_samples[positions])
-        if not np.array_equal(same_sample, sample_positions):
-            return None
-        return positions.astype(np.int64)
+        return out
 
     def remove(self, *views: SelectionWidget) -> None:
         """Unlink views; each keeps showing (as its own selection) what was selected."""
@@ -371,8 +388,7 @@ def link(*views: SelectionWidget, dataset: Dataset | pd.DataFrame | None = None)
             start[positions[mask]] = True
             objects = linked._object_positions_of(w, positions)
             if objects is not None:  # a selection of boxes stays one
-                start_objects = np.zeros(linked.n_objects, dtype=bool)
-                start_objects[objects[mask]] = True
+                start_objects = objects_of_rows(objects, mask, linked.n_objects)
             break
     linked.add(*views)
     for old in existing.values():

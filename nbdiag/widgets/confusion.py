@@ -138,8 +138,13 @@ class ConfusionMatrix(SelectionWidget):
         """Whether this is a detection confusion matrix (rows are box pairs)."""
         return self._detection
 
-    def _row_object_ids(self) -> pd.Index | None:
-        return None  # detection rows are box pairs (prediction and ground truth): linked by image
+    def _row_object_ids(self) -> list[pd.Index] | None:
+        if self.level != "objects":
+            return None
+        # a detection pair holds a prediction, a ground truth, or both: a cell selects exactly
+        # those boxes in linked box views, and a box selected there selects its pairs
+        pairs = self._rows
+        return [pd.Index(pairs["pred_id"]), pd.Index(pairs["gt_id"])]
 
     def _order_selected(self, frame: pd.DataFrame) -> pd.DataFrame:
         # most confident first: "predicted dog, labelled cat" with the strongest errors on top

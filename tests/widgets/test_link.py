@@ -306,3 +306,40 @@ def test_linking_keeps_a_selection_of_boxes_made_before(boxes):
     by_width.select([10])
     linked = link(by_width, Scatter(boxes, _threaded_rpc=False))
     assert list(linked.selected_objects.index) == [10] and list(by_width.selection) == [10]
+
+
+def test_a_detection_matrix_cell_selects_exactly_its_boxes(boxes):
+    preds = pd.DataFrame(
+        {
+            "sample_id": ["a", "a", "c", "d"],
+            "label": ["cat", "cat", "dog", "dog"],  # box 11 (dog) predicted cat
+            "x": 0.0,
+            "y": 0.0,
+            "w": [5.0, 50.0, 60.0, 9.0],
+            "h": 10.0,
+            "score": [0.9, 0.8, 0.7, 0.6],
+        }
+    )
+    boxes.add_run("det", preds)
+    cm = ConfusionMatrix(boxes, run="det")
+    gt_boxes = Histogram(boxes.gt_objects, "w", level="objects")
+    pred_boxes = Histogram(boxes.run_boxes("det"), "score", level="objects")
+    linked = link(cm, gt_boxes, pred_boxes, dataset=boxes)
+    keys = np.frombuffer(cm._object_keys, dtype="<u4").reshape(-1, 2)
+    assert len(keys) == cm.n_rows and (keys != 0xFFFFFFFF).any(axis=1).all()
+    cm.select_cell("dog", "cat")  # box 11, a dog, detected as a cat
+    pairs = cm.selected
+    assert len(pairs) == 1
+    pred_id, gt_id = pairs["pred_id"].iloc[0], pairs["gt_id"].iloc[0]
+    assert gt_id == 11
+    assert list(gt_boxes.selection) == [11]  # not box 10 of the same image
+    assert list(pred_boxes.selection) == [pred_id]
+    assert sorted(map(str, linked.selected_objects.index)) == sorted(map(str, [11, pred_id]))
+    # a missed box: the background column holds only a ground truth
+    cm.select_cell("cat", "background")
+    missed = cm.selected["gt_id"].tolist()
+    assert len(missed) >= 1
+    assert list(gt_boxes.selection) == missed and list(pred_boxes.selection) == []
+    # and back: a prediction picked in the score histogram selects its pair in the matrix
+    pred_boxes.select([pred_id])
+    assert list(cm.selection) == list(pairs.index)

@@ -20,7 +20,7 @@ import { asUint32 } from "../codecs";
 import { debounce } from "../debounce";
 import { Bitmask } from "../selection";
 import { LinkHub, LINK_DEBOUNCE_MS, type LinkMeta, type LinkSubscriber, type SharedModel } from "./hub";
-import { RowKeys } from "./mapping";
+import { ObjectKeys, RowKeys } from "./mapping";
 
 /** The selection traits every nbdiag view has. */
 export interface SelectionTraits {
@@ -96,7 +96,7 @@ export class SelectionBinding {
   private unsubscribe: (() => void) | null = null;
   private keys: RowKeys | null = null;
   /** undefined: not computed yet; null: the rows are not the dataset's objects */
-  private objectKeysCache: RowKeys | null | undefined = undefined;
+  private objectKeysCache: ObjectKeys | null | undefined = undefined;
   private queued: { rows: Bitmask; source: string; opts: CommitOptions } | null = null;
   private readonly subscriber: LinkSubscriber = {
     onChange: (samples, meta, objects) => this.showLinked(samples, meta, objects),
@@ -165,7 +165,7 @@ export class SelectionBinding {
         { source, view: this.viewId, region },
         this.subscriber,
         opts.live ?? false,
-        objectKeys === null ? null : objectKeys.toSamples(rows),
+        objectKeys === null ? null : objectKeys.toObjects(rows),
       );
       if (opts.immediate && !opts.live) this.hub.flush();
       return;
@@ -257,16 +257,16 @@ export class SelectionBinding {
   }
 
   /** Row -> object keys, when the rows are the dataset's objects (else null). */
-  private objectKeys(): RowKeys | null {
+  private objectKeys(): ObjectKeys | null {
     if (this.hub === null || this.hub.nObjects === 0) return null;
     const n = this.target.rowCount();
     const cached = this.objectKeysCache;
-    if (cached !== undefined && (cached === null || (cached.nRows === n && cached.nSamples === this.hub.nObjects))) {
+    if (cached !== undefined && (cached === null || (cached.nRows === n && cached.nObjects === this.hub.nObjects))) {
       return cached;
     }
     const raw = asUint32(this.model.get("_object_keys"));
     try {
-      this.objectKeysCache = raw.length === 0 ? null : new RowKeys(n, this.hub.nObjects, raw);
+      this.objectKeysCache = raw.length === 0 ? null : new ObjectKeys(n, this.hub.nObjects, raw);
     } catch (err) {
       console.warn("nbdiag: object keys do not match the rows yet", err);
       this.objectKeysCache = null;

@@ -65,3 +65,65 @@ export class RowKeys {
     return out;
   }
 }
+
+/** `_object_keys` entry of a row without that object (a pair without a prediction). */
+export const NO_OBJECT = 0xffffffff;
+
+/**
+ * How a view's rows map to the dataset's objects: `k` keys per row, row-major (a box: its own
+ * position; a detection confusion pair: its prediction's and its ground truth's, `NO_OBJECT`
+ * where absent). Rows -> objects: every object of the selected rows; objects -> rows: a row is
+ * selected when any of its objects is.
+ */
+export class ObjectKeys {
+  readonly nRows: number;
+  readonly nObjects: number;
+  /** Keys per row. */
+  readonly k: number;
+  readonly keys: Uint32Array;
+
+  constructor(nRows: number, nObjects: number, keys: Uint32Array) {
+    if (nRows === 0 ? keys.length !== 0 : keys.length === 0 || keys.length % nRows !== 0) {
+      throw new RangeError(`${keys.length} object keys for ${nRows} rows`);
+    }
+    this.nRows = nRows;
+    this.nObjects = nObjects;
+    this.k = nRows === 0 ? 1 : keys.length / nRows;
+    this.keys = keys;
+  }
+
+  /** Rows -> objects. */
+  toObjects(rows: Bitmask): Bitmask {
+    if (rows.n !== this.nRows) rows = Bitmask.fromBytes(rows.bits, this.nRows);
+    const out = new Bitmask(this.nObjects);
+    const { keys, k, nObjects } = this;
+    const o = out.bits;
+    rows.forEach((r) => {
+      for (let j = r * k; j < r * k + k; j++) {
+        const s = keys[j];
+        if (s !== NO_OBJECT && s < nObjects) o[s >> 3] |= 1 << (s & 7);
+      }
+    });
+    return out;
+  }
+
+  /** Objects -> rows. */
+  toRows(objects: Bitmask): Bitmask {
+    if (objects.n !== this.nObjects) objects = Bitmask.fromBytes(objects.bits, this.nObjects);
+    const out = new Bitmask(this.nRows);
+    if (objects.isEmpty()) return out;
+    const { keys, k, nRows } = this;
+    const sb = objects.bits;
+    const o = out.bits;
+    for (let r = 0; r < nRows; r++) {
+      for (let j = r * k; j < r * k + k; j++) {
+        const s = keys[j];
+        if (s !== NO_OBJECT && (sb[s >> 3] & (1 << (s & 7))) !== 0) {
+          o[r >> 3] |= 1 << (r & 7);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+}
