@@ -323,7 +323,7 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin):
             predictions = coco_results_to_frame(predictions, self)
         # the other runs' and the ground truth's boxes: what a replacement is checked against
         if getattr(self, "_store", None) is not None:
-            self._store.check_current()  # refuse before changing anything
+            self._store.check_current(f"add_run({name!r})")  # refuse before changing anything
         kept = self._objects[self._objects["source"] != name]
         run: Run
         if isinstance(predictions, pd.DataFrame) and {"x", "y", "w", "h"} <= set(
@@ -346,7 +346,7 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin):
         """Forget a run (and its boxes)."""
         self._get_run(name)
         if getattr(self, "_store", None) is not None:
-            self._store.check_current()  # refuse before changing anything
+            self._store.check_current(f"remove_run({name!r})")  # refuse before any change
         run = self.runs.pop(name)
         if isinstance(run, DetectionRun):
             self._objects = self._objects[self._objects["source"] != name]

@@ -367,3 +367,14 @@ def test_boxes_from_memory_change_the_named_boxes_and_keep_the_others(det_ds):
     changes = det_ds.import_labels(new)
     assert changes["change"].tolist() == ["added"]
     assert (det_ds.gt_objects["sample_id"] == "b").sum() == 3
+
+
+def test_an_integer_index_is_not_taken_for_object_ids(det_ds):
+    # new boxes whose frame index happens to hold existing object ids (11, 12)
+    new = pd.DataFrame(
+        {"sample_id": ["a", "a"], "label": ["car", "car"], "x": 1.0, "y": 1.0, "w": 3.0, "h": 3.0},
+        index=[11, 12],
+    )
+    changes = det_ds.import_labels(new)
+    assert changes["change"].tolist() == ["added", "added"]
+    assert {11, 12} <= set(det_ds.gt_objects.index)

@@ -168,15 +168,20 @@ def _apply(
         from ..store._project import commit_label_changes, next_batch
 
         store = getattr(ds, "_store", None)
-        if store is not None:
-            store.check_current()  # refuse before changing anything: no change without history
+        if store is not None:  # refuse before changing anything: no change without history
+            store.check_current("import_labels")
 
         batch = next_batch(ds)
         created = pd.Timestamp.now(tz="UTC")
-        records = apply()
-        for r in records:
-            r.update(batch=batch, created=created, source=source)
-        commit_label_changes(ds, records)
+        before = ds._samples["label"].copy(), ds._objects.copy()
+        try:
+            records = apply()
+            for r in records:
+                r.update(batch=batch, created=created, source=source)
+            commit_label_changes(ds, records)
+        except BaseException:
+            ds._samples["label"], ds._objects = before  # the history could not be written: undo
+            raise
         report.attrs["batch"] = batch
     return report
 
@@ -185,8 +190,9 @@ def _apply(
 def _frame_of(labels: pd.Series | pd.DataFrame, ds: Dataset) -> pd.DataFrame:
     """Labels in memory as the table a CSV file would give.
 
-    A box frame names the boxes it changes (``object_id``, as a column or as the index, e.g.
-    ``link.selected_objects``); the other ground-truth boxes of its images are kept as they are
+    A box frame names the boxes it changes (``object_id``, as a column or as the index named
+    ``object_id`` of ``ds.objects`` rows, e.g. ``link.selected_objects``); the other
+    ground-truth boxes of its images are kept as they are
     (a file, in contrast, gives each image exactly its boxes)."""
     if isinstance(labels, pd.Series):
         return pd.DataFrame(
@@ -198,11 +204,8 @@ def _frame_of(labels: pd.Series | pd.DataFrame, ds: Dataset) -> pd.DataFrame:
         if not {"id", "sample_id"} & set(table.columns) and "label" in table.columns:
             table = table.reset_index(names="id")  # ids in the index, e.g. a `selected` frame
         return table
-    if "object_id" not in table.columns and (
-        table.index.name == "object_id"
-        or (not isinstance(table.index, pd.RangeIndex) and table.index.isin(ds.objects.index).all())
-    ):
-        table = table.reset_index(names="object_id")
+    if "object_id" not in table.columns and table.index.name == "object_id":
+        table = table.reset_index()  # rows of ds.objects (e.g. `selected_objects`): their ids
     if "sample_id" not in table.columns:
         return table  # the error names the missing column
     gt = ds.gt_objects

@@ -240,21 +240,22 @@ class Store:
         text = self._manifest_text()
         return None if text is None else json.loads(text)
 
-    def check_current(self) -> None:
+    def check_current(self, action: str = "") -> None:
         """Raise :class:`StoreError` when another kernel (or another dataset opened from this
         folder) saved the tables since this store loaded or saved them: what a change made now
         would overwrite. Called before a change is applied, so a refused change leaves the
         dataset as it was."""
         if self._manifest_text() != self._base:
-            raise self._conflict()
+            raise self._conflict(action)
 
-    def _conflict(self) -> StoreError:
+    def _conflict(self, action: str = "") -> StoreError:
+        what = f"{action} was refused and changed nothing: " if action else ""
         return StoreError(
-            f"the store at {os.fspath(self.root)!r} was saved by another kernel (or another "
-            "dataset opened from it) since this dataset was loaded or last saved; saving now "
-            "would overwrite its tables (tags, slices and notes are not affected: they are "
-            "committed as made). Load its version with nbdiag.open(path), or keep this one "
-            "with ds.save(force=True)"
+            f"{what}the store at {os.fspath(self.root)!r} was saved by another kernel (or "
+            "another dataset opened from it) since this dataset was loaded or last saved, and "
+            "saving now would overwrite its tables (tags, slices and notes are not affected: "
+            "they are committed as made). Load its version with nbdiag.open(path), or keep "
+            "this one with ds.save(force=True)"
         )
 
     def _manifest_text(self, cur: sqlite3.Cursor | None = None) -> str | None:

@@ -128,11 +128,20 @@ class SelectionWidget(anywidget.AnyWidget):
     def _replace_rows(self, rows: pd.DataFrame, source: str = "rows") -> None:
         """New rows (e.g. a re-matched evaluation): the own selection is cleared, ``n_rows``
         follows, and a linked view gets fresh ``_row_keys`` (its sample positions). Call inside
-        ``hold_sync()`` together with the new data traits, so the browser gets one message."""
+        ``hold_sync()`` together with the new data traits, so the browser gets one message.
+        Raises (changing nothing) when the new rows do not fit the link's samples."""
+        old = self._rows, self._row_positions, self._object_positions
         self._rows = rows
         link = self._link
         if link is not None:
-            link._bind_rows(self)
+            try:
+                link._bind_rows(self)
+            except Exception:
+                self._rows, self._row_positions, self._object_positions = old
+                raise
+            if link._selection_view == self._view_id:
+                # a selection made in this view was of its old rows: it no longer applies
+                link._set_mask(np.zeros(link.n_samples, dtype=bool), source, view=self._view_id)
         self._selection = b""
         self._selection_source = source
         self._selection_region = {}
@@ -148,7 +157,7 @@ class SelectionWidget(anywidget.AnyWidget):
             return pd.Index(self._rows["sample_id"])
         return self._rows.index
 
-    def _row_object_ids(self) -> list[pd.Index] | None:
+    def _row_object_ids(self, link: LinkedSelection) -> list[pd.Index] | None:
         """The dataset object ids of each row, one Index per key (a box: its id; a detection
         confusion pair: its prediction's and its ground truth's, None where absent), or None
         when the rows are not objects."""

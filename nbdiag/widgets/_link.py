@@ -116,9 +116,13 @@ class LinkedSelection(anywidget.AnyWidget):
         self._index = frame.index
         #: the objects universe (fixed at creation: later views over new objects link by sample)
         objects = self.dataset.objects if self.dataset is not None else None
+        self._objects_frame = objects if objects is not None else pd.DataFrame()
         self._objects_index = objects.index if objects is not None else pd.Index([])
-        self._object_samples = (
-            pd.Index(objects["sample_id"]) if objects is not None else pd.Index([])
+        # each object's sample position, computed once (re-keying a view then costs a lookup)
+        self._object_sample_pos = (
+            self._index.get_indexer(pd.Index(objects["sample_id"]))
+            if objects is not None
+            else np.zeros(0, dtype=np.int64)
         )
         self._views: list[SelectionWidget] = []
         self._callbacks: list[LinkCallback] = []
@@ -176,7 +180,7 @@ class LinkedSelection(anywidget.AnyWidget):
         """Each row's positions among the universe's objects, ``(rows, k)`` with -1 for a key
         the row has not (a pair without a prediction), when every object named is one of them
         in the row's sample and every row names one; else None (the view links by sample)."""
-        keys = view._row_object_ids()
+        keys = view._row_object_ids(self)
         if keys is None or not len(self._objects_index) or not self._objects_index.is_unique:
             return None
         columns = []
@@ -185,17 +189,46 @@ class LinkedSelection(anywidget.AnyWidget):
             present = ~pd.isna(ids)
             positions = np.full(len(ids), -1, dtype=np.int64)
             found = self._objects_index.get_indexer(ids[present])
-            if (found < 0).any():
-                return None
-            same = self._index.get_indexer(self._object_samples[found])
-            if not np.array_equal(same, sample_positions[present]):
+            if (found < 0).any() or not np.array_equal(
+                self._object_sample_pos[found], sample_positions[present]
+            ):
+                log.info(
+                    "nbdiag: %s links by sample: its rows are not the dataset's boxes",
+                    type(view).__name__,
+                )
                 return None
             positions[present] = found
             columns.append(positions)
+        if len(keys) == 1 and not self._same_boxes(view.rows, columns[0]):
+            log.info(
+                "nbdiag: %s links by sample: its rows' ids name other boxes", type(view).__name__
+            )
+            return None
         out = np.stack(columns, axis=1)
         if len(out) and (out < 0).all(axis=1).any():
             return None
         return out
+
+    def _same_boxes(self, rows: pd.DataFrame, positions: np.ndarray) -> bool:
+        """Whether rows keyed one object each describe those objects: the columns both have of
+        label, score and box agree (a prediction numbered 2 in a COCO results file is not the
+        dataset's annotation 2 of the same image)."""
+        objects = self._objects_frame
+        numeric = [c for c in ("score", "x", "y", "w", "h") if c in rows and c in objects]
+        for col in numeric or ["label"]:  # numbers suffice when there are some (and are cheap)
+            if col not in rows.columns or col not in objects.columns:
+                continue
+            a, b = rows[col], objects[col].iloc[positions]
+            if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+                x, y = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
+                if not np.allclose(x, y, rtol=0, atol=1e-9, equal_nan=True):
+                    return False
+            elif not np.array_equal(
+                a.astype(object).where(a.notna(), None).astype(str).to_numpy(),
+                b.astype(object).where(b.notna(), None).astype(str).to_numpy(),
+            ):
+                return False
+        return True
 
     def remove(self, *views: SelectionWidget) -> None:
         """Unlink views; each keeps showing (as its own selection) what was selected."""

@@ -138,8 +138,10 @@ class ConfusionMatrix(SelectionWidget):
         """Whether this is a detection confusion matrix (rows are box pairs)."""
         return self._detection
 
-    def _row_object_ids(self) -> list[pd.Index] | None:
-        if self.level != "objects":
+    def _row_object_ids(self, link: Any) -> list[pd.Index] | None:
+        # pairs name the evaluation's boxes: the link's only when it evaluated that dataset
+        # (an evaluation of COCO files numbers its predictions 1..n, like the annotations)
+        if self.level != "objects" or self.dataset is None or self.dataset is not link.dataset:
             return None
         # a detection pair holds a prediction, a ground truth, or both: a cell selects exactly
         # those boxes in linked box views, and a box selected there selects its pairs
@@ -263,8 +265,8 @@ class ConfusionMatrix(SelectionWidget):
         rows = ev.confusion_pairs
         with self.hold_sync():
             # new rows: fresh link keys, and the selection (over the old rows) no longer applies
+            self._replace_rows(rows, "thresholds")  # first: raises before anything changed
             self._y_true = encode_codes(rows["true_class"])
             self._y_pred = encode_codes(rows["pred_class"])
-            self._replace_rows(rows, "thresholds")
             if self._auto_title:
                 self.title = self._detection_title()

@@ -343,3 +343,41 @@ def test_a_detection_matrix_cell_selects_exactly_its_boxes(boxes):
     # and back: a prediction picked in the score histogram selects its pair in the matrix
     pred_boxes.select([pred_id])
     assert list(cm.selection) == list(pairs.index)
+
+
+def test_boxes_numbered_like_the_datasets_but_not_its_own_link_by_image(boxes):
+    # predictions of COCO results files are numbered 1..n: the same ids, samples and labels as
+    # the dataset's annotations, but other boxes (they have scores)
+    gt = boxes.gt_objects
+    other = gt.iloc[:3][["sample_id", "label"]].assign(score=[0.9, 0.8, 0.7])
+    h = Histogram(other, "score", level="objects")
+    gt_view = Histogram(boxes, "w", level="objects")
+    link(h, gt_view, dataset=boxes)
+    assert h._object_keys == b"" and gt_view._object_keys != b""
+
+
+def test_a_threshold_change_clears_a_selection_made_in_the_matrix(boxes):
+    preds = boxes.gt_objects.reset_index(drop=True).assign(score=[0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    boxes.add_run("det", preds)
+    cm = ConfusionMatrix(boxes, run="det")
+    other = Histogram(boxes, "w", level="objects")
+    linked = link(cm, other)
+    cm.select_cell("cat", "cat")
+    assert len(linked.selection) > 0
+    cm.set_thresholds(score=0.75)  # new pairs: the clicked cell is gone
+    assert list(linked.selection) == [] and linked.object_mask is None
+    assert list(cm.selection) == [] and cm.selection_source == "thresholds"
+    # a selection made elsewhere stays, shown on the new pairs
+    other.select([10])
+    cm.set_thresholds(score=0.0)
+    assert list(other.selection) == [10] and len(cm.selection) == 1
+
+
+def test_rows_that_do_not_fit_the_link_change_nothing(boxes):
+    h = Histogram(boxes, "w", level="objects")
+    link(h)
+    before = h.rows
+    bad = before.assign(sample_id="zz")
+    with pytest.raises(ValueError, match="not in the linked dataset"):
+        h._replace_rows(bad)
+    assert h.rows is before and len(h._row_positions) == len(before)

@@ -171,6 +171,9 @@ class DetectionEvaluation:
         self._iou_threshold = iou_threshold
         self._score_threshold = score_threshold
         self._state: dict[str, Any] = {}
+        #: the Dataset evaluated (``from_dataset``; None for COCO files) and its run's name
+        self.dataset: Dataset | None = None
+        self.run: str | None = None
         self.set_thresholds(iou=iou_threshold, score=score_threshold)
 
     # ------------------------------------------------------------------ constructors
@@ -238,10 +241,14 @@ class DetectionEvaluation:
         Returns
         -------
         DetectionEvaluation
+            With ``dataset`` set to ``ds`` (its object ids are ``ds.objects``').
         """
-        return cls.from_frames(
+        ev = cls.from_frames(
             ds.gt_objects, ds.run_boxes(run), ds.samples.index, ds.class_names, **kwargs
         )
+        ev.dataset = ds
+        ev.run = run
+        return ev
 
     # ------------------------------------------------------------------ thresholds
     @property
