@@ -148,19 +148,20 @@ class LinkedSelection(anywidget.AnyWidget):
                 )
             if view._link is self:
                 continue
-            self._positions_of(view)  # raises for rows outside the universe, before unlinking
+            positions = self._positions_of(view)  # raises (outside the universe) before unlinking
             if view._link is not None:
                 view._link.remove(view)
             with view.hold_sync():
-                self._bind_rows(view)
+                self._bind_rows(view, positions)
                 view._selection = b""  # the link is the truth now
                 view._link = self
             self._views.append(view)
         return self
 
-    def _bind_rows(self, view: SelectionWidget) -> None:
+    def _bind_rows(self, view: SelectionWidget, positions: np.ndarray | None = None) -> None:
         """Set a view's row -> sample keys (and row -> object keys, for object rows)."""
-        positions = self._positions_of(view)
+        if positions is None:
+            positions = self._positions_of(view)
         identity = len(positions) == self.n_samples and bool(
             (positions == np.arange(len(positions))).all()
         )
