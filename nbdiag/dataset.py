@@ -322,8 +322,9 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin):
 
             predictions = coco_results_to_frame(predictions, self)
         # the other runs' and the ground truth's boxes: what a replacement is checked against
-        if getattr(self, "_store", None) is not None:
-            self._store.check_current(f"add_run({name!r})")  # refuse before changing anything
+        from .store._project import refuse_if_stale
+
+        refuse_if_stale(self, f"add_run({name!r})")
         kept = self._objects[self._objects["source"] != name]
         run: Run
         if isinstance(predictions, pd.DataFrame) and {"x", "y", "w", "h"} <= set(
@@ -345,8 +346,9 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin):
     def remove_run(self, name: str) -> None:
         """Forget a run (and its boxes)."""
         self._get_run(name)
-        if getattr(self, "_store", None) is not None:
-            self._store.check_current(f"remove_run({name!r})")  # refuse before any change
+        from .store._project import refuse_if_stale
+
+        refuse_if_stale(self, f"remove_run({name!r})")
         run = self.runs.pop(name)
         if isinstance(run, DetectionRun):
             self._objects = self._objects[self._objects["source"] != name]

@@ -165,11 +165,9 @@ def _apply(
     report, apply = result
     report.attrs["batch"] = None
     if not dry_run and len(report):
-        from ..store._project import commit_label_changes, next_batch
+        from ..store._project import commit_label_changes, next_batch, refuse_if_stale
 
-        store = getattr(ds, "_store", None)
-        if store is not None:  # refuse before changing anything: no change without history
-            store.check_current("import_labels")
+        refuse_if_stale(ds, "import_labels")  # no change without its history
 
         batch = next_batch(ds)
         created = pd.Timestamp.now(tz="UTC")

@@ -383,6 +383,14 @@ def label_history(ds: Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+def refuse_if_stale(ds: Dataset, action: str) -> None:
+    """A bound dataset whose store another kernel saved since: refuse ``action`` before it
+    changes anything (see :meth:`Store.check_current`)."""
+    store = getattr(ds, "_store", None)
+    if store is not None:
+        store.check_current(action)
+
+
 def commit_label_changes(ds: Dataset, changes: list[dict[str, Any]]) -> None:
     """Record label changes already applied to ``ds``'s tables; a bound dataset commits the
     new tables and the history in one transaction."""

@@ -117,7 +117,7 @@ class LinkedSelection(anywidget.AnyWidget):
         #: the objects universe (fixed at creation: later views over new objects link by sample)
         objects = self.dataset.objects if self.dataset is not None else None
         self._objects_frame = objects if objects is not None else pd.DataFrame()
-        self._objects_index = objects.index if objects is not None else pd.Index([])
+        self._objects_index = self._objects_frame.index
         # each object's sample position, computed once (re-keying a view then costs a lookup)
         self._object_sample_pos = (
             self._index.get_indexer(pd.Index(objects["sample_id"]))
@@ -216,9 +216,8 @@ class LinkedSelection(anywidget.AnyWidget):
         dataset's annotation 2 of the same image)."""
         objects = self._objects_frame
         numeric = [c for c in ("score", "x", "y", "w", "h") if c in rows and c in objects]
-        for col in numeric or ["label"]:  # numbers suffice when there are some (and are cheap)
-            if col not in rows.columns or col not in objects.columns:
-                continue
+        label = ["label"] if "label" in rows and "label" in objects else []
+        for col in numeric or label:  # numbers suffice when there are some (and are cheap)
             a, b = rows[col], objects[col].iloc[positions]
             if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
                 x, y = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
