@@ -1,7 +1,8 @@
 # nbdiag — the two commands:
 #   make demo   set everything up, then JupyterLab on 127.0.0.1 with the example notebooks
 #               (make demo ARGS=--headless executes the notebooks instead and fails on any error)
-#   make test   the same set-up plus Chromium, then lint, Python tests, JS tests, browser tests
+#   make test   the same set-up plus Chromium, then lint, JS tests, docs, the wheel check (the built
+#               wheel in fresh venvs), Python tests and browser tests
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -19,13 +20,14 @@ BUNDLE  := nbdiag/static/confusion_matrix.js nbdiag/static/image_grid.js nbdiag/
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help demo test setup setup-test lint pytest pytest-unit e2e jstest js docs bench clean
+.PHONY: help demo test setup setup-test lint pytest pytest-unit e2e jstest js docs wheelcheck bench clean
 
 help:
 	@echo "make demo        set up .venv (torch, nbdiag[all], JS bundle) and start JupyterLab"
 	@echo "make demo ARGS=--headless   execute the example notebooks, no browser"
-	@echo "make test        set up (plus Chromium), then ruff, pytest (unit + e2e), vitest"
+	@echo "make test        set up (plus Chromium), then ruff, vitest, docs, wheelcheck, pytest (unit + e2e)"
 	@echo "make docs        build the documentation site (mkdocs, warnings are errors) into build/site"
+	@echo "make wheelcheck  build wheel + sdist, install them in fresh venvs (core at its lower bounds, [all]), use them"
 	@echo "make bench       run the benchmarks in benchmarks/ (ratios against peer libraries)"
 
 # ---------------------------------------------------------------- set-up
@@ -81,7 +83,11 @@ docs: setup
 jstest: js
 	cd js && npm run typecheck && npm test
 
-test: setup-test lint jstest docs
+# the wheel as users get it: built, inspected, installed in fresh venvs and used (scripts/check_wheel.py)
+wheelcheck: setup $(BUNDLE)
+	$(PY) scripts/check_wheel.py
+
+test: setup-test lint jstest docs wheelcheck
 	E2E_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q
 
 bench: setup

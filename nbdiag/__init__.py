@@ -12,6 +12,7 @@ widgets; get every selection back as a pandas DataFrame.
 from . import embeddings, issues, metrics, selection, slices, store
 from ._version import __version__
 from .compare import RunComparison, compare_runs
+from .core import ClassificationRun, DetectionRun, ImageLoadError
 from .dataset import Dataset
 from .evaluation import (
     ClassificationEvaluation,
@@ -19,9 +20,7 @@ from .evaluation import (
     evaluate_classification,
     evaluate_detections,
 )
-from .images import ImageLoadError
 from .metrics import metric
-from .runs import ClassificationRun, DetectionRun
 from .store import StoreError
 from .store import open_dataset as open
 from .widgets import (

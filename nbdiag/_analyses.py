@@ -11,8 +11,24 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .embeddings import (
+    compute_uniqueness,
+    embed,
+    find_duplicates,
+    find_leakage,
+    find_outliers,
+    get_embeddings,
+    project,
+    set_embeddings,
+    similar,
+)
+from .issues import find_label_issues, out_of_fold_probabilities
+from .metrics import apply_flags, compute_metrics
+from .selection import apply_labeling_functions, select_for_labeling
+from .slices import metric_importance, performance_by, worst_slices
+
 if TYPE_CHECKING:
-    from .dataset import Dataset
+    from .core import DatasetCore
 
 
 class AnalysesMixin:
@@ -20,7 +36,7 @@ class AnalysesMixin:
 
     # ------------------------------------------------------------------ quality metrics
     def compute_metrics(
-        self: Dataset,
+        self: DatasetCore,
         names: list[str] | str | None = None,
         *,
         client: Any = None,
@@ -37,8 +53,6 @@ class AnalysesMixin:
         its ``attrs["images"]`` says how many images came from the cache and how many were
         computed. See :func:`nbdiag.metrics.compute_metrics`.
         """
-        from .metrics import compute_metrics
-
         return compute_metrics(
             self,
             names,
@@ -49,15 +63,13 @@ class AnalysesMixin:
             thresholds=thresholds,
         )
 
-    def flag_issues(self: Dataset, thresholds: dict[str, float] | None = None) -> pd.DataFrame:
+    def flag_issues(self: DatasetCore, thresholds: dict[str, float] | None = None) -> pd.DataFrame:
         """Re-derive the boolean issue flags from computed metrics with new ``thresholds``."""
-        from .metrics import apply_flags
-
         return apply_flags(self, thresholds)
 
     # ------------------------------------------------------------------ breakdowns
     def performance_by(
-        self: Dataset,
+        self: DatasetCore,
         metric: str,
         run: Any = None,
         bins: int = 10,
@@ -66,12 +78,10 @@ class AnalysesMixin:
     ) -> pd.DataFrame:
         """Performance of ``run`` in quantile bins of ``metric``, with Wilson intervals.
         See :func:`nbdiag.slices.performance_by`."""
-        from .slices import performance_by
-
         return performance_by(self, metric, run, bins, confidence=confidence)
 
     def metric_importance(
-        self: Dataset,
+        self: DatasetCore,
         run: Any = None,
         metrics: list[str] | None = None,
         *,
@@ -80,14 +90,12 @@ class AnalysesMixin:
     ) -> pd.DataFrame:
         """Rank metrics by how strongly they relate to the run's errors (mutual information and
         rank correlation). See :func:`nbdiag.slices.metric_importance`."""
-        from .slices import metric_importance
-
         return metric_importance(
             self, run, metrics, include_predictions=include_predictions, random_state=random_state
         )
 
     def worst_slices(
-        self: Dataset,
+        self: DatasetCore,
         run: Any = None,
         metrics: list[str] | None = None,
         *,
@@ -101,8 +109,6 @@ class AnalysesMixin:
     ) -> pd.DataFrame:
         """Small conjunctions of metric ranges and classes where the run does worst, with size,
         error rate and lift. See :func:`nbdiag.slices.worst_slices`."""
-        from .slices import worst_slices
-
         return worst_slices(
             self,
             run,
@@ -123,95 +129,71 @@ class EmbeddingAnalysesMixin:
     name in ``nbdiag.embeddings``, ``nbdiag.issues`` or ``nbdiag.selection``; see those for
     every parameter."""
 
-    def embed(self: Dataset, model: Any, layer: str | None = None, **kwargs: Any) -> Any:
+    def embed(self: DatasetCore, model: Any, layer: str | None = None, **kwargs: Any) -> Any:
         """Embeddings of every image (or box crop, ``level="object"``) from any
         ``torch.nn.Module``: its output, or a named layer via a forward hook; batched, eval mode,
         no grad, float32, cached on disk by model weights and data.
         See :func:`nbdiag.embeddings.embed`."""
-        from .embeddings import embed
-
         return embed(self, model, layer, **kwargs)
 
-    def set_embeddings(self: Dataset, embeddings: Any, **kwargs: Any) -> Any:
+    def set_embeddings(self: DatasetCore, embeddings: Any, **kwargs: Any) -> Any:
         """Bring your own embeddings (one row per sample, or ``ids=``)."""
-        from .embeddings import set_embeddings
-
         return set_embeddings(self, embeddings, **kwargs)
 
-    def embeddings(self: Dataset, name: str | None = None, level: str = "sample") -> Any:
+    def embeddings(self: DatasetCore, name: str | None = None, level: str = "sample") -> Any:
         """The stored embeddings (the last computed ones by default)."""
-        from .embeddings import get_embeddings
-
         return get_embeddings(self, name, level)
 
-    def project(self: Dataset, method: str = "pca", **kwargs: Any) -> pd.DataFrame:
+    def project(self: DatasetCore, method: str = "pca", **kwargs: Any) -> pd.DataFrame:
         """2-D projection (``"pca"``, ``"tsne"``, ``"umap"`` with the ``umap`` extra) written to
         ``samples.embedding_x`` / ``embedding_y``; seeded and reproducible."""
-        from .embeddings import project
-
         return project(self, method, **kwargs)
 
-    def similar(self: Dataset, ids: Any, k: int = 10, **kwargs: Any) -> pd.DataFrame:
+    def similar(self: DatasetCore, ids: Any, k: int = 10, **kwargs: Any) -> pd.DataFrame:
         """The ``k`` nearest neighbours of ``ids`` in embedding space ("find more like these")."""
-        from .embeddings import similar
-
         return similar(self, ids, k, **kwargs)
 
     def find_duplicates(
-        self: Dataset, threshold: float | None = None, **kwargs: Any
+        self: DatasetCore, threshold: float | None = None, **kwargs: Any
     ) -> pd.DataFrame:
         """Near-duplicate groups by embedding distance (``samples.duplicate_group``)."""
-        from .embeddings import find_duplicates
-
         return find_duplicates(self, threshold, **kwargs)
 
-    def find_leakage(self: Dataset, threshold: float | None = None, **kwargs: Any) -> pd.DataFrame:
+    def find_leakage(
+        self: DatasetCore, threshold: float | None = None, **kwargs: Any
+    ) -> pd.DataFrame:
         """Near duplicates across splits (train vs test leakage)."""
-        from .embeddings import find_leakage
-
         return find_leakage(self, threshold, **kwargs)
 
-    def compute_uniqueness(self: Dataset, k: int = 10, **kwargs: Any) -> pd.DataFrame:
+    def compute_uniqueness(self: DatasetCore, k: int = 10, **kwargs: Any) -> pd.DataFrame:
         """Uniqueness and outlier scores as columns of ``samples``."""
-        from .embeddings import compute_uniqueness
-
         return compute_uniqueness(self, k, **kwargs)
 
     def find_outliers(
-        self: Dataset, top: int | None = None, k: int = 10, **kwargs: Any
+        self: DatasetCore, top: int | None = None, k: int = 10, **kwargs: Any
     ) -> pd.DataFrame:
         """The most isolated samples in embedding space."""
-        from .embeddings import find_outliers
-
         return find_outliers(self, top, k, **kwargs)
 
-    def find_label_issues(self: Dataset, run: str | None = None, **kwargs: Any) -> pd.DataFrame:
+    def find_label_issues(self: DatasetCore, run: str | None = None, **kwargs: Any) -> pd.DataFrame:
         """Likely label errors, ranked, with a suggested label and the reason: confident learning
         (cleanlab) plus neighbour disagreement for classification; missing, wrong-class,
         badly-localised and duplicate boxes for detection."""
-        from .issues import find_label_issues
-
         return find_label_issues(self, run, **kwargs)
 
-    def out_of_fold_probabilities(self: Dataset, **kwargs: Any) -> pd.DataFrame:
+    def out_of_fold_probabilities(self: DatasetCore, **kwargs: Any) -> pd.DataFrame:
         """Out-of-fold class probabilities from the embeddings (cross-validated logistic
         regression), for label-issue detection when you have no model probabilities."""
-        from .issues import out_of_fold_probabilities
-
         return out_of_fold_probabilities(self, **kwargs)
 
     def select_for_labeling(
-        self: Dataset, budget: int, strategy: str = "hybrid", **kwargs: Any
+        self: DatasetCore, budget: int, strategy: str = "hybrid", **kwargs: Any
     ) -> pd.DataFrame:
         """What to label next: ``least_confidence``, ``margin``, ``entropy``, ``k_center``,
         ``class_balanced``, ``hybrid`` (uncertainty + diversity) or ``random``; returns the
         chosen ids with the score that chose them."""
-        from .selection import select_for_labeling
-
         return select_for_labeling(self, budget, strategy, **kwargs)
 
-    def apply_labeling_functions(self: Dataset, functions: Any, **kwargs: Any) -> pd.DataFrame:
+    def apply_labeling_functions(self: DatasetCore, functions: Any, **kwargs: Any) -> pd.DataFrame:
         """Apply user rules (a function of a row -> tag or None) and record the tags."""
-        from .selection import apply_labeling_functions
-
         return apply_labeling_functions(self, functions, **kwargs)

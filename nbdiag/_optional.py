@@ -1,11 +1,18 @@
-"""Optional dependencies: import them lazily with a message that names the extra to install."""
+"""Optional dependencies: import them lazily with a message that names the extra to install.
+
+Every import of a package that is not a core dependency goes through this module:
+:func:`require` where the feature cannot work without it (an ``ImportError`` naming the extra),
+:func:`optional` where nbdiag falls back to something else when it is missing.
+``tests/test_dependencies.py`` checks that nbdiag's code keeps to this, and that ``_EXTRAS``
+matches the extras declared in ``pyproject.toml``.
+"""
 
 from __future__ import annotations
 
 import importlib
 from types import ModuleType
 
-#: module name -> (pip extra, what it is needed for)
+#: import name -> (pip extra, what it is needed for)
 _EXTRAS: dict[str, tuple[str, str]] = {
     "torch": ("torch", "torch models and datasets"),
     "jupyterlab": ("lab", "running JupyterLab"),
@@ -15,6 +22,12 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "dask": ("dask", "Dask execution"),
     "faiss": ("faiss", "the faiss nearest-neighbour backend"),
 }
+
+
+def extra_for(module: str) -> str | None:
+    """The pip extra that installs ``module`` (``None`` when it is not an optional one)."""
+    entry = _EXTRAS.get(module.split(".")[0])
+    return entry[0] if entry else None
 
 
 def require(module: str, feature: str | None = None) -> ModuleType:
@@ -30,3 +43,12 @@ def require(module: str, feature: str | None = None) -> ModuleType:
             f"{what} needs the optional dependency {top!r}, which is not installed. "
             f"Install it with: {hint}"
         ) from exc
+
+
+def optional(module: str) -> ModuleType | None:
+    """Import ``module``, or ``None`` when its optional package is not installed (for features
+    that fall back to something else without it)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None

@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from .runs import ClassificationRun, DetectionRun
+from .core.runs import ClassificationRun, DetectionRun
+from .evaluation import evaluate_run
 
 if TYPE_CHECKING:
-    from .dataset import Dataset
+    from .core import DatasetCore
 
 #: per-item change categories, in display order
 CHANGES = ("fixed", "broken", "still_wrong", "both_right")
@@ -147,7 +148,7 @@ class RunComparison:
 
 # ---------------------------------------------------------------------- entry point
 def compare_runs(
-    ds: Dataset,
+    ds: DatasetCore,
     run_a: str,
     run_b: str,
     *,
@@ -197,9 +198,9 @@ def compare_runs(
 
 # ---------------------------------------------------------------------- classification
 def _compare_classification(
-    ds: Dataset, run_a: str, run_b: str, metrics: Iterable[str] | None, bins: int
+    ds: DatasetCore, run_a: str, run_b: str, metrics: Iterable[str] | None, bins: int
 ) -> RunComparison:
-    ev_a, ev_b = ds.evaluate(run_a), ds.evaluate(run_b)
+    ev_a, ev_b = evaluate_run(ds, run_a), evaluate_run(ds, run_b)
     pa, pb = ev_a.per_sample, ev_b.per_sample
     common = pa.index[pa.index.isin(pb.index)]
     if not len(common):
@@ -301,7 +302,7 @@ def _compare_classification(
 
 # ---------------------------------------------------------------------- detection
 def _compare_detection(
-    ds: Dataset,
+    ds: DatasetCore,
     run_a: str,
     run_b: str,
     metrics: Iterable[str] | None,
@@ -310,7 +311,7 @@ def _compare_detection(
     score_threshold: float,
 ) -> RunComparison:
     kw = {"iou_threshold": iou_threshold, "score_threshold": score_threshold, "progress": False}
-    ev_a, ev_b = ds.evaluate(run_a, **kw), ds.evaluate(run_b, **kw)
+    ev_a, ev_b = evaluate_run(ds, run_a, **kw), evaluate_run(ds, run_b, **kw)
     ga, gb = ev_a.ground_truth, ev_b.ground_truth
     keep = (ga["match"] != "ignored").to_numpy()
     ga, gb = ga[keep], gb.loc[ga.index]

@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -232,18 +233,15 @@ def _wait_until_up(proc: subprocess.Popen[bytes], base: str, token: str, timeout
     raise SystemExit(f"JupyterLab did not answer on {base} within {timeout:.0f}s")
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM JupyterLab (it shuts its kernels down); SIGKILL its own group after 15 s."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-
-
 def run_lab(directory: Path, port: int | None, open_browser: bool) -> int:
+    """JupyterLab until Ctrl+C, SIGTERM or SIGHUP; then it and its kernels stop (bounded time).
+
+    JupyterLab runs under a watcher (this script with ``--_supervise``, see :func:`supervise`)
+    that holds the read end of a pipe whose only write end is held here. Stopping is closing
+    it: on Ctrl+C, SIGTERM or SIGHUP this process closes it and waits for the watcher; when this
+    process dies any other way (SIGKILL included) the operating system closes it. Either way the
+    watcher reads end-of-file and stops JupyterLab and every process under it.
+    """
     try:
         import jupyterlab  # noqa: F401
     except ImportError:
@@ -252,6 +250,7 @@ def run_lab(directory: Path, port: int | None, open_browser: bool) -> int:
             file=sys.stderr,
         )
         return 1
+    stop_signals = _StopSignals()  # before anything starts: no window without a handler
     notebooks = find_notebooks(directory)
     port = pick_port(port)
     token = secrets.token_hex(24)
@@ -277,10 +276,21 @@ def run_lab(directory: Path, port: int | None, open_browser: bool) -> int:
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")  # Jupyter refuses to start as root otherwise
-        # own session: Ctrl+C reaches this script, which stops Jupyter without its y/n prompt
-        proc = subprocess.Popen(cmd, cwd=directory, env=kernel_env(), start_new_session=True)
+        read_end, write_end = os.pipe()  # both close-on-exec: only the watcher gets read_end
+        watcher: subprocess.Popen[bytes] | None = None
         try:
-            _wait_until_up(proc, base, token, timeout=120)
+            # own session: Ctrl+C reaches this script only, which stops Jupyter without its
+            # y/n prompt
+            watcher = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve()), SUPERVISE, str(read_end), *cmd],
+                cwd=directory,
+                env=kernel_env(),
+                pass_fds=(read_end,),
+                start_new_session=True,
+            )
+            os.close(read_end)
+            read_end = -1
+            _wait_until_up(watcher, base, token, timeout=STARTUP_S)
             url = f"{base}{first}?token={token}"
             bar = "=" * min(100, len(url) + 4)
             print(
@@ -289,16 +299,247 @@ def run_lab(directory: Path, port: int | None, open_browser: bool) -> int:
                 f"  (listening on 127.0.0.1 only; Ctrl+C stops it)\n{bar}\n",
                 flush=True,
             )
-            return proc.wait()
-        except KeyboardInterrupt:
-            print("\nstopping JupyterLab …", flush=True)
-            return 0
+            return watcher.wait()
+        except Stopped as stop:
+            _say(f"\n{signal.Signals(stop.signum).name}: stopping JupyterLab …")
+            return 0 if stop.signum == signal.SIGINT else 128 + stop.signum
         finally:
-            _stop(proc)
+            stop_signals.stopping = True  # a second signal must not cut the clean-up short
+            if read_end >= 0:
+                os.close(read_end)
+            os.close(write_end)  # the watcher reads end-of-file and stops everything
+            if watcher is not None:
+                _wait_for_watcher(watcher)
+
+
+# ----------------------------------------------------------------------------- stopping, always
+#: seconds JupyterLab gets, after SIGTERM, to shut its kernels down by itself
+GRACE_S = 20.0
+#: seconds for what is left after that (SIGKILLed) to be gone
+KILL_WAIT_S = 5.0
+#: seconds JupyterLab may take to answer after it was started
+STARTUP_S = 180.0
+SUPERVISE = "--_supervise"  # internal: run as the watcher of JupyterLab (see `supervise`)
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+class Stopped(BaseException):
+    """Raised by the signal handler: Ctrl+C (SIGINT), SIGTERM or SIGHUP arrived. A
+    BaseException, like KeyboardInterrupt: no ``except Exception`` on the way swallows it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _StopSignals:
+    """Ctrl+C, SIGTERM and SIGHUP raise :class:`Stopped` (once: later ones are ignored, so they
+    cannot interrupt the clean-up, which is bounded anyway)."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if not self.stopping:
+            self.stopping = True
+            raise Stopped(signum)
+
+
+def _say(text: str) -> None:
+    """Print, unless the terminal is gone (SIGHUP: writing to it fails)."""
+    try:
+        print(text, flush=True)
+    except OSError:
+        pass
+
+
+def _wait_for_watcher(watcher: subprocess.Popen[bytes]) -> None:
+    """The watcher stops JupyterLab within GRACE_S + KILL_WAIT_S; should it not, its whole tree
+    is killed from here."""
+    try:
+        watcher.wait(timeout=GRACE_S + KILL_WAIT_S + 10)
+    except subprocess.TimeoutExpired:
+        tree = ProcessTree(watcher.pid)
+        tree.kill(tree.alive(), signal.SIGKILL)
+        watcher.kill()
+        watcher.wait(timeout=KILL_WAIT_S)
+    _say("JupyterLab and its kernels have stopped.")
+
+
+@dataclass(frozen=True)
+class Proc:
+    pid: int
+    ppid: int
+    pgid: int
+    start: str  # start time as the OS tells it: a later process with the same pid differs here
+    zombie: bool
+
+
+def processes() -> dict[int, Proc]:
+    """Every process of the machine: /proc on Linux, ``ps`` elsewhere."""
+    out: dict[int, Proc] = {}
+    if os.path.isdir("/proc/self"):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as f:
+                    stat = f.read().decode(errors="replace")
+            except OSError:
+                continue  # gone meanwhile
+            # "pid (comm) state ppid pgrp session tty tpgid flags ... starttime(22nd)";
+            # comm may hold spaces and parentheses, hence the last ")"
+            fields = stat[stat.rindex(")") + 2 :].split()
+            pid = int(entry.name)
+            out[pid] = Proc(pid, int(fields[1]), int(fields[2]), fields[19], fields[0] == "Z")
+        return out
+    ps = subprocess.run(
+        ["ps", "-A", "-o", "pid=,ppid=,pgid=,stat=,lstart="],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for line in ps.stdout.splitlines():
+        parts = line.split(None, 4)
+        if len(parts) == 5 and parts[0].isdigit():
+            pid = int(parts[0])
+            out[pid] = Proc(pid, int(parts[1]), int(parts[2]), parts[4], parts[3].startswith("Z"))
+    return out
+
+
+class ProcessTree:
+    """The processes under ``root``, remembered after they leave it (an orphan is re-parented
+    away from the tree, but it is still the demo's to stop)."""
+
+    def __init__(self, root: int):
+        self.root = root
+        self.seen: dict[int, Proc] = {}
+
+    def alive(self) -> list[Proc]:
+        """Every process seen under the root so far (this call looks again) still running."""
+        table = processes()
+        children: dict[int, list[int]] = {}
+        for p in table.values():
+            children.setdefault(p.ppid, []).append(p.pid)
+        todo = [self.root]
+        while todo:
+            for pid in children.get(todo.pop(), ()):
+                self.seen[pid] = table[pid]
+                todo.append(pid)
+        return [
+            p
+            for p in self.seen.values()
+            if (now := table.get(p.pid)) is not None and now.start == p.start and not now.zombie
+        ]
+
+    @staticmethod
+    def kill(procs: list[Proc], sig: int) -> None:
+        """``sig`` to each process and to each process group they lead or belong to (a kernel
+        runs in a group of its own; a worker it forked may not have been seen yet)."""
+        own = os.getpgrp()
+        for group in {p.pgid for p in procs} - {0, 1, own}:
+            try:
+                os.killpg(group, sig)
+            except OSError:
+                pass
+        for p in procs:
+            try:
+                os.kill(p.pid, sig)
+            except OSError:
+                pass
+
+
+def _become_subreaper() -> None:
+    """Linux: processes orphaned under this one (a kernel whose server has exited, a worker
+    whose kernel has) are re-parented to it instead of init, so they stay in its tree."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _reap(keep: int) -> None:
+    """Collect exited children other than ``keep`` (adopted orphans), so none stays a zombie."""
+    me = os.getpid()
+    for p in processes().values():
+        if p.ppid == me and p.zombie and p.pid != keep:
+            try:
+                os.waitpid(p.pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+
+def supervise(fd: int, cmd: list[str]) -> int:
+    """The watcher: run JupyterLab (``cmd``) until ``fd`` reads end-of-file, a stop signal
+    arrives or JupyterLab exits; then stop JupyterLab and every process under it.
+
+    Why a pipe and a watcher process rather than ``prctl(PR_SET_PDEATHSIG)`` on the server:
+    end-of-file on a pipe whose only write end the demo holds arrives however the demo ends
+    (a SIGKILL included), on every POSIX system, with no race (a demo that died before the
+    watcher started still reads as end-of-file) and no polling; PR_SET_PDEATHSIG is Linux-only,
+    fires when the *thread* that forked exits, and reaches only the server, not the kernels it
+    started in their own sessions. This watcher does not import Jupyter, so it stays small and
+    responsive however busy the server is.
+
+    Stopping: SIGTERM to the server, which shuts its kernels down itself (Jupyter's clean
+    exit); after it exits, or after GRACE_S, SIGKILL to whatever is left under this process
+    (and to their process groups); at most KILL_WAIT_S more. Returns the server's exit code.
+    """
+    _become_subreaper()
+    requested: list[int] = []
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, lambda signum, frame: requested.append(signum))
+    tree = ProcessTree(os.getpid())
+    server = subprocess.Popen(cmd, start_new_session=True)
+    try:
+        while not requested and server.poll() is None:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready and not os.read(fd, 64):
+                break  # end-of-file: the demo is stopping, or gone
+            tree.alive()  # remember the kernels (and their workers) while they are in the tree
+    finally:
+        code = _stop_tree(server, tree)
+    return code
+
+
+def _stop_tree(server: subprocess.Popen[bytes], tree: ProcessTree) -> int:
+    if server.poll() is None:
+        tree.alive()
+        try:
+            server.send_signal(signal.SIGTERM)  # Jupyter's clean exit: it stops its kernels
+        except OSError:
+            pass
+        deadline = time.monotonic() + GRACE_S
+        while server.poll() is None and time.monotonic() < deadline:
+            tree.alive()
+            _reap(server.pid)
+            time.sleep(0.2)
+    # JupyterLab has exited (or ran out of time): nothing under it may outlive it
+    deadline = time.monotonic() + KILL_WAIT_S
+    while (left := tree.alive()) and time.monotonic() < deadline:
+        tree.kill(left, signal.SIGKILL)
+        _reap(server.pid)
+        time.sleep(0.1)
+    _reap(server.pid)
+    try:
+        return server.wait(timeout=1)
+    except subprocess.TimeoutExpired:
+        return 1
 
 
 # ----------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [SUPERVISE]:  # internal: the watcher run_lab() starts (fd, JupyterLab's cmd)
+        return supervise(int(argv[1]), argv[2:])
     parser = argparse.ArgumentParser(
         description="nbdiag demo: JupyterLab on the example notebooks (default), or run them "
         "headless with --headless.",
@@ -342,6 +583,9 @@ def main(argv: list[str] | None = None) -> int:
     if not directory.is_dir():
         parser.error(f"--notebooks: {directory} is not a directory")
     if args.headless:
+        # SIGTERM / SIGHUP stop it like Ctrl+C: nbclient shuts the running kernel down
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.default_int_handler)
         return run_headless(directory, args.timeout, args.output_dir)
     has_display = sys.platform in ("darwin", "win32") or bool(
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")

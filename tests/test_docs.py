@@ -29,7 +29,10 @@ TIMEOUT = 300  # seconds per page
 
 PYTHON = {"python", "py"}
 SHELL = {"bash", "console", "sh", "shell"}
-NOT_CODE = {"text"}  # plain text: a folder layout, an example output (a bare ``` is refused)
+NOT_CODE = {
+    "text",
+    "mermaid",
+}  # plain text (a folder layout, an example output) or a diagram; a bare ``` is refused
 
 _FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { asFloat32, asUint16, asUint8, byteLengthOf, MISSING_CODE, toDataView } from "../src/codecs";
+import { asFloat32, asUint16, asUint8, byteLengthOf, MISSING_CODE, toDataView } from "../src/shared/codecs";
 
 // bytes produced by numpy: np.array([1.5, -2.25, 3e-3], dtype="<f4").tobytes()
 const F32_BYTES = [0, 0, 192, 63, 0, 0, 16, 192, 166, 155, 68, 59];

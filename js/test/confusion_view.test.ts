@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { MISSING_CODE } from "../src/codecs";
-import { Bitmask } from "../src/selection";
+import { MISSING_CODE } from "../src/shared/codecs";
+import { Bitmask } from "../src/shared/selection";
 import widget, { SELECTION_DEBOUNCE_MS, type ConfusionMatrixTraits } from "../src/widgets/confusion_matrix";
 import { FakeModel } from "./fake_model";
 

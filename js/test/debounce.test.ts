@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { debounce } from "../src/debounce";
+import { debounce } from "../src/shared/debounce";
 
 describe("debounce", () => {
   beforeEach(() => {

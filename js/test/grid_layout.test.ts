@@ -11,7 +11,7 @@ import {
   scrollToReveal,
   visibleWindow,
 } from "../src/grid/layout";
-import { Bitmask } from "../src/selection";
+import { Bitmask } from "../src/shared/selection";
 
 describe("columns and metrics", () => {
   it("fits as many cells as the width allows, at least one", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ItemCache, PageLoader, type ItemData } from "../src/grid/loader";
-import { RpcCancelledError, RpcTimeoutError } from "../src/rpc";
+import { RpcCancelledError, RpcTimeoutError } from "../src/shared/rpc";
 
 const item = (row: number, url: string | null = `blob:${row}`): ItemData => ({
   row,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { gridClick, inversePositions, selectAllShown } from "../src/grid/select";
-import { Bitmask } from "../src/selection";
+import { Bitmask } from "../src/shared/selection";
 
 const rows = (m: Bitmask) => [...m.indices()];
 const PLAIN = { shift: false, toggle: false };

@@ -6,8 +6,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { STYLE } from "../src/grid/boxes";
-import { RPC_KEY } from "../src/rpc";
-import { Bitmask } from "../src/selection";
+import { RPC_KEY } from "../src/shared/rpc";
+import { Bitmask } from "../src/shared/selection";
 import widget from "../src/widgets/image_grid";
 import { FakeModel } from "./fake_model";
 

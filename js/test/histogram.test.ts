@@ -13,7 +13,8 @@ import {
   safeRange,
   selectedCounts,
 } from "../src/histogram/bins";
-import { Bitmask } from "../src/selection";
+import { barTitle } from "../src/histogram/tooltip";
+import { Bitmask } from "../src/shared/selection";
 
 const idx = (m: Bitmask): number[] => Array.from(m.indices());
 
@@ -95,5 +96,15 @@ describe("categories", () => {
     expect(c.missing).toBe(1);
     expect(idx(categoryMask(codes, 1))).toEqual([1, 2, 5]);
     expect(Array.from(categorySelectedCounts(codes, 3, Bitmask.fromIndices(6, [2, 3, 4])))).toEqual([0, 1, 1]);
+  });
+});
+
+describe("bar titles", () => {
+  it("a bin is half-open except the last; a category is its name", () => {
+    const b = binValues(new Float32Array([0, 1, 2, 3, 4]), 4, null);
+    expect(barTitle(0, b, null)).toBe("[0, 1)");
+    expect(barTitle(3, b, null)).toBe("[3, 4]");
+    expect(barTitle(1, null, ["a", "b"])).toBe("b");
+    expect(barTitle(0, null, null)).toBe("");
   });
 });

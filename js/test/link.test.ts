@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { SelectionBinding, parseRef, type SelectionInfo } from "../src/link/binding";
-import { LinkHub, LINK_DEBOUNCE_MS } from "../src/link/hub";
-import { ObjectKeys, RowKeys } from "../src/link/mapping";
-import { Bitmask } from "../src/selection";
+import { SelectionBinding, parseRef, type SelectionInfo } from "../src/shared/link/binding";
+import { LinkHub, LINK_DEBOUNCE_MS } from "../src/shared/link/hub";
+import { ObjectKeys, RowKeys } from "../src/shared/link/mapping";
+import { Bitmask } from "../src/shared/selection";
 import { FakeManager, FakeModel, settle } from "./fake_model";
 
 const u32 = (values: number[]): DataView => new DataView(new Uint32Array(values).buffer);

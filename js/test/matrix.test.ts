@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MISSING_CODE } from "../src/codecs";
+import { MISSING_CODE } from "../src/shared/codecs";
 import {
   cellFill,
   cellMask,
@@ -10,6 +10,7 @@ import {
   formatInt,
   formatPercent,
   formatValue,
+  inferK,
   LIGHT_TEXT,
   normalized,
   parseNormalize,
@@ -22,7 +23,7 @@ import {
   textColorOn,
   trueMask,
 } from "../src/confusion/matrix";
-import { Bitmask } from "../src/selection";
+import { Bitmask } from "../src/shared/selection";
 
 const M = MISSING_CODE;
 // row:            0  1  2  3  4  5  6  7  8  9 10 11 12
@@ -208,5 +209,15 @@ describe("labels", () => {
     expect(formatInt(1000)).toBe("1,000");
     expect(formatInt(1234567)).toBe("1,234,567");
     expect(formatPercent(0.5)).toBe("50.0%");
+  });
+});
+
+describe("inferK", () => {
+  it("is the largest valid code of the first n rows + 1 (missing codes skipped)", () => {
+    expect(inferK(yTrue, yPred, yTrue.length)).toBe(6);
+    expect(inferK(yTrue, yPred, 11)).toBe(3);
+    expect(inferK(new Uint16Array([M, M]), new Uint16Array([M, 0]), 2)).toBe(1);
+    expect(inferK(new Uint16Array([M]), new Uint16Array([M]), 1)).toBe(0);
+    expect(inferK(yTrue, yPred, 0)).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { DEFAULT_TIMEOUT_MS, RPC_KEY, RpcCancelledError, RpcClient, RpcError, RpcTimeoutError } from "../src/rpc";
+import { DEFAULT_TIMEOUT_MS, RPC_KEY, RpcCancelledError, RpcClient, RpcError, RpcTimeoutError } from "../src/shared/rpc";
 import { FakeModel } from "./fake_model";
 
 const requests = (m: FakeModel) => m.sent.filter((s) => s.content[RPC_KEY] === "request").map((s) => s.content);

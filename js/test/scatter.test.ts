@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { categoryColors, CATEGORY_PALETTE, formatNumber, niceTicks, parseColor, rampColor, valueRange } from "../src/scatter/colors";
+import { categoryColors, CATEGORY_PALETTE, parseColor, rampColor, valueRange } from "../src/scatter/colors";
 import { GridIndex } from "../src/scatter/grid_index";
 import { boxSelect, decimate, extendPath, lassoSelect, pointInPolygon, polygonBounds } from "../src/scatter/lasso";
 import { dataBounds, MAX_ZOOM, ViewTransform } from "../src/scatter/transform";
+import { boxHit, lassoHit } from "../src/scatter/regions";
 
 const idx = (m: { indices(): Uint32Array }): number[] => Array.from(m.indices());
 
@@ -249,13 +250,27 @@ describe("colours", () => {
     expect(rampColor(2)).toEqual(rampColor(1));
     expect(valueRange(new Float32Array([NaN, 3, -1]))).toEqual([-1, 3]);
   });
+});
 
-  it("nice ticks and number labels", () => {
-    expect(niceTicks(0, 1, 5)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
-    expect(niceTicks(0, 97, 4)).toEqual([0, 20, 40, 60, 80]);
-    expect(niceTicks(3, 3)).toEqual([3]);
-    expect(formatNumber(1234567)).toBe("1.23e+6");
-    expect(formatNumber(12345)).toBe("12,345");
-    expect(formatNumber(0.123456)).toBe("0.1235");
+describe("lasso / box regions", () => {
+  // canvas pixel (px, py) -> data (px / 10, 10 - py / 10): y grows upwards
+  const t = { toData: (px: number, py: number): [number, number] => [px / 10, 10 - py / 10] };
+  const xs = new Float32Array([1, 5, 9, 5]);
+  const ys = new Float32Array([9, 5, 1, -10]);
+
+  it("a lasso in pixels selects in data coordinates and reports that exact polygon", () => {
+    const { rows, region } = lassoHit(xs, ys, [0, 0, 100, 0, 100, 100, 0, 100], t);
+    expect(idx(rows)).toEqual([0, 1, 2]);
+    expect(region).toEqual({ kind: "lasso", x: [0, 10, 10, 0], y: [10, 10, 0, 0] });
+    expect(idx(lassoSelect(xs, ys, [0, 10, 10, 10, 10, 0, 0, 0]))).toEqual(idx(rows));
+  });
+
+  it("a box in pixels reports its data bounds, whichever corner it started from", () => {
+    const a = boxHit(xs, ys, 0, 0, 60, 60, t);
+    const b = boxHit(xs, ys, 60, 60, 0, 0, t);
+    expect(idx(a.rows)).toEqual([0, 1]);
+    expect(idx(b.rows)).toEqual([0, 1]);
+    expect(a.region).toEqual({ kind: "box", x0: 0, x1: 6, y0: 4, y1: 10 });
+    expect(b.region).toEqual(a.region);
   });
 });

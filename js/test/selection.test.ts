@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Bitmask, clickSelection } from "../src/selection";
+import { Bitmask, clickSelection } from "../src/shared/selection";
 
 const bytesOf = (dv: DataView): number[] => Array.from(new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength));
 

@@ -1,8 +1,9 @@
 // @vitest-environment jsdom
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { HistogramView } from "../src/histogram/view";
-import { Bitmask } from "../src/selection";
-import { ScatterView, type Renderer } from "../src/scatter/view";
+import { Bitmask } from "../src/shared/selection";
+import type { Renderer } from "../src/scatter/renderer";
+import { ScatterView } from "../src/scatter/view";
 import confusionWidget from "../src/widgets/confusion_matrix";
 import histogramWidget from "../src/widgets/histogram";
 import scatterWidget from "../src/widgets/scatter";

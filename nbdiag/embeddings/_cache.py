@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .._optional import require
 from ..store._atomic import file_mode
 
 #: bump when the extraction changes in a way that changes the vectors
@@ -76,7 +77,7 @@ def hash_model(model: Any, h: Hasher) -> None:
 
 
 def _torch_floats() -> set[Any]:
-    import torch
+    torch = require("torch", "embeddings from torch models")
 
     return {torch.float16, torch.float32, torch.float64}
 

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .. import validation as v
 from .._optional import require
+from ..core import validation as v
 from . import _cache
 from ._store import DEFAULT_NAME, Embeddings, _check_level, store_of
 from ._transform import default_transform, input_channels
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 POOLS = ("avg", "max", "flatten", "first")
 
@@ -83,7 +83,7 @@ class _Items:
 
     def __init__(
         self,
-        ds: Dataset,
+        ds: DatasetCore,
         sample_ids: Sequence[Hashable],
         boxes: np.ndarray | None,
         transform: Callable[[Any], Any],
@@ -121,7 +121,7 @@ class _Items:
 
 
 def _rows(
-    ds: Dataset, level: str, ids: Sequence[Hashable] | None, source: str
+    ds: DatasetCore, level: str, ids: Sequence[Hashable] | None, source: str
 ) -> tuple[pd.Index, list[Hashable], np.ndarray | None]:
     """Row ids, the sample id of each row, and (object level) the boxes."""
     if level == "sample":
@@ -142,7 +142,7 @@ def _rows(
 
 
 def embed(
-    ds: Dataset,
+    ds: DatasetCore,
     model: Any,
     layer: str | None = None,
     transform: Callable[[Any], Any] | None = None,
@@ -294,8 +294,8 @@ def _run(
     progress: bool,
     desc: str,
 ) -> np.ndarray:
-    import torch
-    from torch.utils.data import DataLoader
+    torch = require("torch", "embeddings from torch models")
+    DataLoader = require("torch.utils.data").DataLoader
     from tqdm.auto import tqdm
 
     loader = DataLoader(

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from .._optional import require
+
 METRICS = ("cosine", "euclidean")
 BACKENDS = ("auto", "sklearn", "faiss", "torch")
 #: approximate backends tried by ``backend="auto"`` above ``exact_max`` rows, in order
@@ -186,13 +188,7 @@ class _Sklearn:
 
 class _Faiss:
     def __init__(self, index: KNNIndex):
-        try:
-            import faiss
-        except ImportError as exc:
-            raise ImportError(
-                "the faiss nearest-neighbour backend needs the optional dependency 'faiss', "
-                "which is not installed. Install it with: pip install 'nbdiag[faiss]'"
-            ) from exc
+        faiss = require("faiss", "the faiss nearest-neighbour backend")
         self.index = index
         x, d = index._x, index.dim
         ip = index.metric == "cosine"
@@ -239,7 +235,6 @@ class _Torch:
     BLOCK_ELEMENTS = 1 << 25  # similarity entries per block (128 MiB float32)
 
     def __init__(self, index: KNNIndex):
-        from .._optional import require
 
         self.torch = torch = require("torch", "the torch nearest-neighbour backend")
         self.index = index

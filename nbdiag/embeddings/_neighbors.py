@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .. import validation as v
+from ..core import validation as v
 from ._knn import KNNIndex, warn_if_slow
 from ._store import Embeddings, get_embeddings, table_of
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 #: ``threshold=None``: near duplicates are closer than this fraction of the median distance
 #: between a row and its nearest neighbour
@@ -41,7 +41,7 @@ def _ids_of(items: Any, table: pd.DataFrame) -> list[Hashable]:
 
 
 def knn_index(
-    ds: Dataset,
+    ds: DatasetCore,
     *,
     name: str | None = None,
     level: str = "sample",
@@ -64,7 +64,7 @@ def _index_of(emb: Embeddings, metric: str, backend: str, **kwargs: Any) -> KNNI
 
 
 def neighbor_graph(
-    ds: Dataset,
+    ds: DatasetCore,
     k: int = GRAPH_K,
     *,
     name: str | None = None,
@@ -94,7 +94,7 @@ def _graph_of(emb: Embeddings, k: int, metric: str, backend: str) -> tuple[np.nd
 
 
 def similar(
-    ds: Dataset,
+    ds: DatasetCore,
     ids: Any,
     k: int = 10,
     *,
@@ -175,7 +175,7 @@ def _threshold(emb: Embeddings, threshold: float | None, metric: str, backend: s
 
 
 def find_duplicates(
-    ds: Dataset,
+    ds: DatasetCore,
     threshold: float | None = None,
     *,
     k: int = GRAPH_K,
@@ -273,7 +273,7 @@ def find_duplicates(
 
 
 def compute_uniqueness(
-    ds: Dataset,
+    ds: DatasetCore,
     k: int = GRAPH_K,
     *,
     name: str | None = None,
@@ -335,7 +335,7 @@ def compute_uniqueness(
 
 
 def find_outliers(
-    ds: Dataset,
+    ds: DatasetCore,
     top: int | None = None,
     k: int = GRAPH_K,
     **kwargs: Any,
@@ -349,7 +349,7 @@ def find_outliers(
 
 
 def find_leakage(
-    ds: Dataset,
+    ds: DatasetCore,
     threshold: float | None = None,
     *,
     split_column: str = "split",

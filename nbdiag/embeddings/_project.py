@@ -12,7 +12,7 @@ from .._optional import require
 from ._store import get_embeddings, table_of
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 METHODS = ("pca", "tsne", "umap")
 #: reduce to this many dimensions with PCA before t-SNE / UMAP (as is customary)
@@ -63,7 +63,7 @@ def project_array(
 
 
 def project(
-    ds: Dataset,
+    ds: DatasetCore,
     method: str = "pca",
     *,
     name: str | None = None,

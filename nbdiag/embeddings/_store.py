@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from .. import validation as v
+from ..core import validation as v
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 Level = Literal["sample", "object"]
 LEVELS = ("sample", "object")
@@ -129,7 +129,7 @@ def _check_level(level: str) -> None:
         raise ValueError(f"level must be 'sample' or 'object', got {level!r}")
 
 
-def store_of(ds: Dataset) -> EmbeddingStore:
+def store_of(ds: DatasetCore) -> EmbeddingStore:
     """The dataset's :class:`EmbeddingStore`, created on first use."""
     store = getattr(ds, _ATTR, None)
     if store is None:
@@ -138,13 +138,13 @@ def store_of(ds: Dataset) -> EmbeddingStore:
     return store
 
 
-def table_of(ds: Dataset, level: str) -> pd.DataFrame:
+def table_of(ds: DatasetCore, level: str) -> pd.DataFrame:
     """``ds.samples`` or ``ds.objects``."""
     _check_level(level)
     return ds.samples if level == "sample" else ds.objects
 
 
-def get_embeddings(ds: Dataset, name: str | None = None, level: str = "sample") -> Embeddings:
+def get_embeddings(ds: DatasetCore, name: str | None = None, level: str = "sample") -> Embeddings:
     """The dataset's embeddings (the most recently computed or set ones when ``name`` is None).
 
     Raises ``ValueError`` telling how to compute them when there are none.
@@ -173,7 +173,7 @@ def as_vectors(values: Any, what: str = "embeddings") -> np.ndarray:
 
 
 def set_embeddings(
-    ds: Dataset,
+    ds: DatasetCore,
     embeddings: Any,
     *,
     ids: Sequence[Hashable] | pd.Index | None = None,

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from .._optional import require
+
 #: ImageNet channel statistics (what most pretrained torchvision / timm models expect)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -77,7 +79,7 @@ class ImageTransform:
         return arr * self._scale - self._offset
 
     def __call__(self, img: Image.Image) -> Any:
-        import torch
+        torch = require("torch", "embeddings from torch models")
 
         return torch.from_numpy(np.ascontiguousarray(self.array(img)))
 
@@ -101,7 +103,7 @@ def default_transform(
 
 def input_channels(model: Any, default: int = 3) -> int:
     """Input channels of the model's first ``Conv2d`` (1 or 3), else ``default``."""
-    import torch
+    torch = require("torch", "embeddings from torch models")
 
     for module in model.modules():
         if isinstance(module, torch.nn.Conv2d):

@@ -1,5 +1,6 @@
 """Model evaluation: classification (scikit-learn-exact) and object detection (COCO-exact)."""
 
+from ._run import evaluate_run
 from .classification import ClassificationEvaluation, evaluate_classification
 from .detection import DetectionEvaluation, evaluate_detection_run, evaluate_detections
 
@@ -9,4 +10,5 @@ __all__ = [
     "evaluate_classification",
     "evaluate_detection_run",
     "evaluate_detections",
+    "evaluate_run",
 ]

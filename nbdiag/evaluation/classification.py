@@ -12,11 +12,12 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from .. import validation as v
-from ..runs import ClassificationRun
+from ..core import new_dataset
+from ..core import validation as v
+from ..core.runs import ClassificationRun
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 Normalize = Literal["true", "pred", "all"] | None
 _EPS = 1e-15
@@ -48,7 +49,7 @@ class ClassificationEvaluation:
         probabilities: pd.DataFrame | None = None,
         confidence: pd.Series | None = None,
         run: str | None = None,
-        dataset: Dataset | None = None,
+        dataset: DatasetCore | None = None,
     ):
         self.class_names = list(class_names)
         self.run = run
@@ -81,7 +82,7 @@ class ClassificationEvaluation:
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def from_dataset(cls, ds: Dataset, run: str) -> ClassificationEvaluation:
+    def from_dataset(cls, ds: DatasetCore, run: str) -> ClassificationEvaluation:
         """Evaluate the classification run ``run`` of ``ds`` against ``ds.samples.label``."""
         r = ds._get_run(run, ClassificationRun)
         assert isinstance(r, ClassificationRun)
@@ -288,13 +289,11 @@ def evaluate_classification(
     >>> round(ev.accuracy, 3)
     0.667
     """
-    from ..dataset import Dataset
-
     preds = np.asarray(y_pred_or_probs)
     truth = np.asarray(y_true)
     v.check_same_length("y_true", truth, "predictions", preds)
     if class_names is None and preds.ndim == 2:
         class_names = [str(i) for i in range(preds.shape[1])]
-    ds = Dataset(pd.DataFrame({"label": truth}), class_names=class_names, name="arrays")
+    ds = new_dataset(pd.DataFrame({"label": truth}), class_names=class_names, name="arrays")
     ds.add_run("predictions", preds)
     return ClassificationEvaluation.from_dataset(ds, "predictions")

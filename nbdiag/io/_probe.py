@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import pandas as pd
 
-from ..images import ImageInfo, probe_image
+from ..core.images import ImageInfo, probe_image
 
 T = TypeVar("T")
 

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import validation as v
-from ..dataset import Dataset
-from ..images import array_to_uint8
+from ..core import DatasetCore, new_dataset
+from ..core import validation as v
+from ..core.images import array_to_uint8
 
 _CHANNELS = (1, 3, 4)
 
@@ -25,7 +25,7 @@ def from_arrays(
     ids: Sequence[Hashable] | None = None,
     split: str | Sequence[Any] | None = None,
     run_name: str = "model",
-) -> Dataset:
+) -> DatasetCore:
     """Build a :class:`~nbdiag.Dataset` from images held in memory.
 
     Parameters
@@ -85,7 +85,7 @@ def from_arrays(
         if class_names is None:
             class_names = _default_class_names(labels, probs.shape[1])
     samples = pd.DataFrame(columns, index=index)
-    ds = Dataset(
+    ds = new_dataset(
         samples,
         class_names=class_names,
         images=dict(zip(index, arrays, strict=True)),

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .. import validation as v
+from ..core import new_dataset
+from ..core import validation as v
 from ._probe import probe_mode, probe_samples
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 #: with ``check_images="auto"``, image headers are read up to this many images; beyond it only
 #: the files' existence is checked (reading 100k+ headers takes long on network disks)
@@ -33,7 +34,7 @@ def from_coco(
     name: str | None = None,
     check_images: bool | str = "auto",
     progress: bool | None = None,
-) -> Dataset:
+) -> DatasetCore:
     """Build a :class:`~nbdiag.Dataset` from a COCO instances (detection) annotation file.
 
     Parameters
@@ -71,8 +72,6 @@ def from_coco(
     images or categories, boxes with a negative size or outside their image, and results with a
     missing score or unknown image or category.
     """
-    from ..dataset import Dataset
-
     data, source = _load_json(gt, "gt")
     if not isinstance(data, Mapping):
         raise ValueError(
@@ -109,7 +108,7 @@ def from_coco(
         )
     if name is None:
         name = Path(os.fspath(gt)).stem if isinstance(gt, (str, os.PathLike)) else "coco"
-    ds = Dataset(samples, objects, class_names=list(categories.values()), name=name)
+    ds = new_dataset(samples, objects, class_names=list(categories.values()), name=name)
     ds.coco_categories = dict(categories)
     for run_name, results in _prediction_sets(predictions).items():
         ds.add_run(run_name, coco_results_to_frame(results, ds))
@@ -117,7 +116,7 @@ def from_coco(
 
 
 def coco_results_to_frame(
-    results: Sequence[Mapping[str, Any]] | str | os.PathLike[str], ds: Dataset
+    results: Sequence[Mapping[str, Any]] | str | os.PathLike[str], ds: DatasetCore
 ) -> pd.DataFrame:
     """COCO detection results (``image_id``, ``category_id``, ``bbox``, ``score`` dicts, or a
     path to such a JSON list) as a boxes frame for :meth:`Dataset.add_run`: columns

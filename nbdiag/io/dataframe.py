@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..dataset import Dataset
+from ..core import DatasetCore, new_dataset
 from ._probe import probe_mode, probe_samples
 
 
@@ -21,7 +21,7 @@ def from_dataframe(
     probe_images: bool | str = True,
     root: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
-) -> Dataset:
+) -> DatasetCore:
     """Build a :class:`~nbdiag.Dataset` from a samples table (and optionally an objects table).
 
     Parameters
@@ -67,7 +67,7 @@ def from_dataframe(
             for p in samples["path"].astype(object)
         ]
         samples = probe_samples(samples, mode, progress)
-    return Dataset(samples, objects, class_names, name=name)
+    return new_dataset(samples, objects, class_names, name=name)
 
 
 def _absolute(path: Any, base: str) -> str:

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .. import validation as v
-from ..runs import ClassificationRun, DetectionRun
+from ..core import validation as v
+from ..core.runs import ClassificationRun, DetectionRun
 from ..store._atomic import atomic_write_text, atomic_write_with
 from ..store._codec import native
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 FORMATS = ("coco", "csv", "parquet")
 _EXT = {"coco": ".json", "csv": ".csv", "parquet": ".parquet"}
@@ -33,7 +33,7 @@ IMAGE_MODES = ("auto", "reference", "copy")
 
 
 def export(
-    ds: Dataset,
+    ds: DatasetCore,
     items: Any = None,
     *,
     format: str = "coco",
@@ -144,7 +144,7 @@ def _na(x: Any) -> bool:
     return x is None or (isinstance(x, float) and np.isnan(x))
 
 
-def _sample_ids(ds: Dataset, items: Any) -> list[Hashable]:
+def _sample_ids(ds: DatasetCore, items: Any) -> list[Hashable]:
     if items is None:
         return list(ds.samples.index)
     from ..store._project import resolve_ids
@@ -159,7 +159,7 @@ def _sample_ids(ds: Dataset, items: Any) -> list[Hashable]:
 
 
 def _image_files(
-    ds: Dataset, sample_ids: list[Hashable], out: Path, mode: str
+    ds: DatasetCore, sample_ids: list[Hashable], out: Path, mode: str
 ) -> dict[Hashable, str | None]:
     """Absolute image path of every exported sample (writing copies where asked)."""
     paths = ds.samples.loc[sample_ids, "path"]
@@ -208,7 +208,7 @@ def _int_ids(index: pd.Index) -> bool:
     )
 
 
-def _tags_of(ds: Dataset, level: str) -> dict[Hashable, list[str]]:
+def _tags_of(ds: DatasetCore, level: str) -> dict[Hashable, list[str]]:
     tags = ds._tags[ds._tags["level"] == level]
     out: dict[Hashable, list[str]] = {}
     for i, t in zip(tags["id"], tags["tag"], strict=True):
@@ -216,7 +216,7 @@ def _tags_of(ds: Dataset, level: str) -> dict[Hashable, list[str]]:
     return out
 
 
-def _category_ids(ds: Dataset) -> dict[str, int]:
+def _category_ids(ds: DatasetCore) -> dict[str, int]:
     by_name = {name: cid for cid, name in ds.coco_categories.items()}
     if ds.coco_categories and all(c in by_name for c in ds.class_names):
         return {c: int(by_name[c]) for c in ds.class_names}
@@ -228,7 +228,7 @@ def _size(x: Any) -> int | None:
 
 
 def _coco(
-    ds: Dataset,
+    ds: DatasetCore,
     sample_ids: list[Hashable],
     files: dict[Hashable, str | None],
     run: DetectionRun | None,
@@ -320,7 +320,7 @@ def _joined(tags: dict[Hashable, list[str]], ids: list[Hashable]) -> list[str]:
 
 
 def _sample_rows(
-    ds: Dataset,
+    ds: DatasetCore,
     sample_ids: list[Hashable],
     files: dict[Hashable, str | None],
     run: Any,
@@ -364,7 +364,7 @@ BOX_COLUMNS = [
 
 
 def _box_rows(
-    ds: Dataset,
+    ds: DatasetCore,
     sample_ids: list[Hashable],
     files: dict[Hashable, str | None],
     run: DetectionRun | None,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..dataset import Dataset
+from ..core import DatasetCore, new_dataset
 from ._probe import probe_mode, probe_samples
 
 #: file name endings read as images (compared case-insensitively)
@@ -29,7 +29,7 @@ def from_folder(
     name: str | None = None,
     probe_images: bool | str = True,
     progress: bool | None = None,
-) -> Dataset:
+) -> DatasetCore:
     """Build a :class:`~nbdiag.Dataset` from a folder of images.
 
     Layouts (detected automatically):
@@ -130,7 +130,7 @@ def from_folder(
         index=pd.Index(rel, name="id"),
     ).iloc[order]
     samples = probe_samples(samples, probe_mode(probe_images), progress)
-    return Dataset(
+    return new_dataset(
         samples,
         class_names=sorted(class_names) if labels else None,
         name=name if name is not None else top.name,

@@ -10,8 +10,8 @@ import pandas as pd
 from PIL import Image
 
 from .._optional import require
-from ..dataset import Dataset
-from ..images import _normalise_mode, array_to_uint8
+from ..core import DatasetCore, new_dataset
+from ..core.images import _normalise_mode, array_to_uint8
 from ._probe import PROGRESS_MIN_FILES, progress_bar
 
 _CHANNELS = (1, 3, 4)
@@ -24,7 +24,7 @@ def from_torch(
     name: str = "torch",
     max_samples: int | None = None,
     progress: bool | None = None,
-) -> Dataset:
+) -> DatasetCore:
     """Build a :class:`~nbdiag.Dataset` by reading every item of a torch dataset into memory.
 
     Items are ``(image, label, ...)`` tuples (extra elements are ignored) or bare images
@@ -92,7 +92,7 @@ def from_torch(
     samples = pd.DataFrame(index=pd.RangeIndex(len(images)))
     if any(lab is not None for lab in labels):
         samples["label"] = pd.Series(labels, dtype=object)
-    return Dataset(
+    return new_dataset(
         samples,
         class_names=class_names,
         images={i: im for i, im in enumerate(images) if im is not None},

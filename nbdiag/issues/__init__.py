@@ -12,7 +12,7 @@ from ._detection import cleanlab_image_scores, find_detection_label_issues
 from ._oof import out_of_fold_probabilities
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 __all__ = [
     "cleanlab_image_scores",
@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 
-def find_label_issues(ds: Dataset, run: str | None = None, **kwargs: Any) -> pd.DataFrame:
+def find_label_issues(ds: DatasetCore, run: str | None = None, **kwargs: Any) -> pd.DataFrame:
     """Likely label errors, ranked, with the suggested label and the reason.
 
     **Classification** (:func:`find_classification_label_issues`): confident learning

@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .. import validation as v
 from .._optional import require
+from ..core import validation as v
+from ..core.runs import ClassificationRun
 from ..embeddings._neighbors import neighbor_graph
 from ..embeddings._store import store_of
-from ..runs import ClassificationRun
 from ._oof import out_of_fold_probabilities
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 FILTERS = (
     "prune_by_noise_rate",
@@ -47,7 +47,7 @@ def neighbor_label_distribution(
 
 
 def _probabilities(
-    ds: Dataset, run: str | None, probabilities: Any, name: str | None
+    ds: DatasetCore, run: str | None, probabilities: Any, name: str | None
 ) -> tuple[pd.DataFrame, str]:
     """The out-of-sample probabilities to use and where they came from."""
     if probabilities is not None:
@@ -90,7 +90,7 @@ def _probabilities(
 
 
 def find_classification_label_issues(
-    ds: Dataset,
+    ds: DatasetCore,
     run: str | None = None,
     *,
     probabilities: Any = None,

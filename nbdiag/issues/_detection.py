@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..runs import DetectionRun
+from .._optional import optional
+from ..core.runs import DetectionRun
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 KINDS = ("missing_box", "wrong_class", "bad_localization", "duplicate_box")
 BACKGROUND_IOU = 0.1
@@ -52,7 +53,7 @@ def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def find_detection_label_issues(
-    ds: Dataset,
+    ds: DatasetCore,
     run: str | None = None,
     *,
     score_threshold: float = 0.5,
@@ -241,13 +242,13 @@ def find_detection_label_issues(
     return frame
 
 
-def cleanlab_image_scores(ds: Dataset, run: str) -> pd.Series | None:
+def cleanlab_image_scores(ds: DatasetCore, run: str) -> pd.Series | None:
     """cleanlab's object-detection label quality score per image (0 = likely wrong, 1 = fine),
     or None when cleanlab is not installed or cannot score this data."""
-    try:
-        from cleanlab.object_detection.rank import get_label_quality_scores
-    except ImportError:
+    rank = optional("cleanlab.object_detection.rank")
+    if rank is None:
         return None
+    get_label_quality_scores = rank.get_label_quality_scores
     k = len(ds.class_names)
     if k == 0:
         return None

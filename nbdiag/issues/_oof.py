@@ -11,11 +11,11 @@ import pandas as pd
 from ..embeddings._store import get_embeddings
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 
 def out_of_fold_probabilities(
-    ds: Dataset,
+    ds: DatasetCore,
     *,
     name: str | None = None,
     n_splits: int = 5,

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._registry import Metric, builtin
+from ..evaluation import evaluate_run
+from ._registry import Metric, align_output, builtin
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series | None:
@@ -90,22 +91,21 @@ def _iou(frame: pd.DataFrame) -> pd.Series | None:
     return _column(frame, "iou") if _is_detection(frame) else None
 
 
-def _frames(ds: Dataset, run: str) -> list[tuple[str, pd.DataFrame]]:
+def _frames(ds: DatasetCore, run: str) -> list[tuple[str, pd.DataFrame]]:
     """(table, evaluation frame) pairs of a run."""
-    from ..runs import ClassificationRun
+    from ..core.runs import ClassificationRun
 
     r = ds.runs[run]
     if isinstance(r, ClassificationRun):
         if ds.samples["label"].reindex(r.predictions.index).notna().sum() == 0:
             return [("samples", r.predictions.assign(correct=np.nan))]
-        return [("samples", ds.evaluate(run).per_sample)]
-    ev = ds.evaluate(run, progress=False)
+        return [("samples", evaluate_run(ds, run).per_sample)]
+    ev = evaluate_run(ds, run, progress=False)
     return [("objects", ev.predictions), ("objects", ev.ground_truth)]
 
 
-def prediction_metrics(ds: Dataset, metrics: list[Metric]) -> list[dict[str, Any]]:
+def prediction_metrics(ds: DatasetCore, metrics: list[Metric]) -> list[dict[str, Any]]:
     """Apply prediction metrics to every run; return error records."""
-    from ._engine import _align
 
     errors: list[dict[str, Any]] = []
     for run in list(ds.runs):
@@ -128,7 +128,7 @@ def prediction_metrics(ds: Dataset, metrics: list[Metric]) -> list[dict[str, Any
                 for table, frame in frames:
                     raw = m.func(frame)
                     if raw is not None:
-                        parts.append((table, _align(raw, frame.index, m)))
+                        parts.append((table, align_output(raw, frame.index, m)))
             except Exception as exc:
                 errors.append(
                     {

@@ -13,10 +13,10 @@ from ._cache import MetricCache, default_cache_dir, file_stat
 from ._executor import Result, Task, _from_cache, run
 from ._flags import FLAG_INPUTS, compute_flags
 from ._image import array_digest
-from ._registry import Metric, resolve
+from ._registry import Metric, align_output, resolve
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 ERROR_COLUMNS = ["id", "scope", "metric", "error", "detail"]
 #: columns the loaders may already have filled; a failed decode keeps their values
@@ -24,7 +24,7 @@ _KEEP_KNOWN = ("width", "height")
 
 
 def compute_metrics(
-    ds: Dataset,
+    ds: DatasetCore,
     names: str | Iterable[str] | None = None,
     *,
     client: Any = None,
@@ -105,7 +105,7 @@ def compute_metrics(
     return frame
 
 
-def apply_flags(ds: Dataset, thresholds: Mapping[str, float] | None = None) -> pd.DataFrame:
+def apply_flags(ds: DatasetCore, thresholds: Mapping[str, float] | None = None) -> pd.DataFrame:
     """(Re)compute the issue flags of ``ds.samples`` from its metric columns (after
     :func:`compute_metrics`), e.g. with other thresholds: ``apply_flags(ds, {"dark": 0.3,
     "near_duplicate_radius": 6})``. Returns the flag columns."""
@@ -116,7 +116,7 @@ def apply_flags(ds: Dataset, thresholds: Mapping[str, float] | None = None) -> p
 
 
 # ---------------------------------------------------------------------- images
-def _sources(ds: Dataset) -> list[tuple[int, Hashable, Any]]:
+def _sources(ds: DatasetCore) -> list[tuple[int, Hashable, Any]]:
     """(position, sample id, path or array) of the samples that have an image."""
     images = getattr(ds, "_images", {}) or {}
     paths = ds.samples["path"].to_numpy(dtype=object)
@@ -138,7 +138,7 @@ def _open_cache(cache_dir: str | os.PathLike[str] | None | bool) -> MetricCache:
 
 
 def _image_metrics(
-    ds: Dataset,
+    ds: DatasetCore,
     metrics: list[Metric],
     *,
     client: Any,
@@ -266,7 +266,7 @@ def _image_metrics(
 
 
 # ---------------------------------------------------------------------- objects
-def _object_metrics(ds: Dataset, metrics: list[Metric]) -> list[dict[str, Any]]:
+def _object_metrics(ds: DatasetCore, metrics: list[Metric]) -> list[dict[str, Any]]:
     errors: list[dict[str, Any]] = []
     objects, samples = ds.objects, ds.samples
     for m in metrics:
@@ -274,7 +274,7 @@ def _object_metrics(ds: Dataset, metrics: list[Metric]) -> list[dict[str, Any]]:
             raw = m.func(objects, samples)
             if raw is None:  # a built-in that does not apply to this dataset
                 continue
-            col = _align(raw, objects.index, m)
+            col = align_output(raw, objects.index, m)
         except Exception as exc:
             errors.append(
                 {
@@ -290,26 +290,8 @@ def _object_metrics(ds: Dataset, metrics: list[Metric]) -> list[dict[str, Any]]:
     return errors
 
 
-def _align(raw: Any, index: pd.Index, m: Metric) -> pd.Series:
-    """A metric's output as a Series on ``index`` (a Series is aligned by index, anything
-    else must have one value per row)."""
-    dtype = float if m.dtype == "float" else object
-    if isinstance(raw, pd.Series):
-        out = raw.reindex(index)
-    else:
-        arr = np.asarray(raw)
-        if arr.shape != (len(index),):
-            raise ValueError(
-                f"metric {m.name!r} returned shape {arr.shape}; expected ({len(index)},)"
-            )
-        out = pd.Series(arr, index=index)
-    if dtype is float:
-        return pd.to_numeric(out, errors="coerce").astype(float)
-    return out.astype(object)
-
-
 # ---------------------------------------------------------------------- issues
-def _record_issues(ds: Dataset, errors: pd.DataFrame) -> None:
+def _record_issues(ds: DatasetCore, errors: pd.DataFrame) -> None:
     """Append each problem to the ``issues`` entry of its sample (comma-separated)."""
     rows = errors[(errors["scope"] == "image") & errors["id"].notna()]
     if not len(rows) or "issues" not in ds.samples.columns:

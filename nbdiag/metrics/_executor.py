@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..images import ImageLoadError
+from ..core.images import ImageLoadError
 from ._cache import ReadOnlyCache
 from ._image import read_source, view_of
 from ._registry import Metric, get_metric

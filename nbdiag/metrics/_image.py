@@ -15,7 +15,7 @@ from functools import cached_property
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..images import ImageLoadError, _issue_from_error, _normalise_mode
+from ..core.images import ImageLoadError, _issue_from_error, _normalise_mode
 
 #: images whose longer side exceeds this are area-downscaled to it for the pixel statistics
 #: (sharpness, blur, contrast, ...), so that scores describe the image as seen at that size

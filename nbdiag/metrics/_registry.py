@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 Scope = Literal["image", "object", "prediction"]
@@ -257,3 +258,21 @@ def list_metrics(scope: str | None = None) -> pd.DataFrame:
     ]
     cols = ["name", "scope", "version", "dtype", "builtin", "description"]
     return pd.DataFrame(rows, columns=cols).set_index("name")
+
+
+def align_output(raw: Any, index: pd.Index, m: Metric) -> pd.Series:
+    """A metric's output as a Series on ``index`` (a Series is aligned by index, anything
+    else must have one value per row)."""
+    dtype = float if m.dtype == "float" else object
+    if isinstance(raw, pd.Series):
+        out = raw.reindex(index)
+    else:
+        arr = np.asarray(raw)
+        if arr.shape != (len(index),):
+            raise ValueError(
+                f"metric {m.name!r} returned shape {arr.shape}; expected ({len(index)},)"
+            )
+        out = pd.Series(arr, index=index)
+    if dtype is float:
+        return pd.to_numeric(out, errors="coerce").astype(float)
+    return out.astype(object)

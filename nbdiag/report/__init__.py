@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .._optional import require
+from .._version import __version__
 from ..store._atomic import atomic_write_text
 from . import _sections as sec
 from ._html import CSS, esc, note
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 __all__ = ["SECTIONS", "write_report"]
 
@@ -39,7 +40,7 @@ SECTIONS = (
 
 
 def write_report(
-    ds: Dataset,
+    ds: DatasetCore,
     path: str | os.PathLike[str] = "report.html",
     run: str | None = None,
     *,
@@ -121,7 +122,6 @@ def write_report(
         return Div(text=text, stylesheets=[sheet], sizing_mode="stretch_width")
 
     stamp = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
-    from .. import __version__
 
     models: list[Any] = [
         div(

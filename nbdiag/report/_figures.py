@@ -8,12 +8,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._optional import require
+
 BLUE = "#3b6fb6"
 ORANGE = "#e07b39"
 
 
 def _figure(title: str, width: int, height: int, **kwargs: Any) -> Any:
-    from bokeh.plotting import figure
+    figure = require("bokeh.plotting", "HTML reports").figure
 
     fig = figure(
         title=title,
@@ -30,7 +32,8 @@ def _figure(title: str, width: int, height: int, **kwargs: Any) -> Any:
 
 def histogram(values: np.ndarray, title: str, bins: int = 30) -> Any:
     """A histogram of the finite values."""
-    from bokeh.models import ColumnDataSource, HoverTool
+    models = require("bokeh.models", "HTML reports")
+    ColumnDataSource, HoverTool = models.ColumnDataSource, models.HoverTool
 
     x = values[np.isfinite(values)]
     counts, edges = np.histogram(x, bins=bins if len(np.unique(x)) > 1 else 1)
@@ -56,7 +59,8 @@ def bars(
     height: int = 220,
 ) -> Any:
     """Vertical bars over categories (colored by sign when ``signed``)."""
-    from bokeh.models import ColumnDataSource, HoverTool
+    models = require("bokeh.models", "HTML reports")
+    ColumnDataSource, HoverTool = models.ColumnDataSource, models.HoverTool
 
     labels = [str(s) for s in labels]
     vals = np.asarray(values, dtype=float)
@@ -80,8 +84,11 @@ def heatmap(
     size: int = 480,
 ) -> Any:
     """A confusion-style matrix (rows: true, columns: predicted) with counts on hover."""
-    from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper
-    from bokeh.palettes import Blues256, RdBu11
+    models = require("bokeh.models", "HTML reports")
+    ColorBar, ColumnDataSource = models.ColorBar, models.ColumnDataSource
+    HoverTool, LinearColorMapper = models.HoverTool, models.LinearColorMapper
+    palettes = require("bokeh.palettes", "HTML reports")
+    Blues256, RdBu11 = palettes.Blues256, palettes.RdBu11
 
     rows = [str(r) for r in matrix.index]
     cols = [str(c) for c in matrix.columns]
@@ -147,7 +154,12 @@ def heatmap(
 def rate_by_bin(frame: pd.DataFrame, rate: str, count: str, title: str) -> Any:
     """A rate per bin with its Wilson interval (``<rate>``, ``<rate>_low``, ``<rate>_high``);
     ``count`` names the column of items per bin."""
-    from bokeh.models import ColumnDataSource, HoverTool, Whisker
+    models = require("bokeh.models", "HTML reports")
+    ColumnDataSource, HoverTool, Whisker = (
+        models.ColumnDataSource,
+        models.HoverTool,
+        models.Whisker,
+    )
 
     labels = [str(b) for b in frame["bin"]]
     data = {

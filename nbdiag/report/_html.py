@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 CSS = """
 :host { display: block; font-family: -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto,
@@ -122,7 +122,7 @@ def note(text: str) -> str:
 
 # ---------------------------------------------------------------------- thumbnails
 def thumbnail_uri(
-    ds: Dataset,
+    ds: DatasetCore,
     sample_id: Hashable,
     size: int = 128,
     boxes: Sequence[tuple[float, float, float, float, str]] = (),

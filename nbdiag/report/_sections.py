@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._optional import require
+from ..evaluation import evaluate_run
 from . import _figures as fig
 from ._html import card, esc, fmt, key_values, note, table, thumbnail_uri
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 Parts = list[Any]
 _CORE_SAMPLE = {"path", "width", "height", "label", "split", "issues"}
@@ -26,7 +28,7 @@ _CORE_OBJECT = {"sample_id", "label", "x", "y", "source", "score", "iscrowd"}
 
 @dataclass
 class Context:
-    ds: Dataset
+    ds: DatasetCore
     run: str | None
     compare_with: str | None
     max_classes: int = 30
@@ -41,8 +43,8 @@ class Context:
             return None
         kind = self.ds.runs[self.run].kind
         if kind == "detection":
-            return self.ds.evaluate(self.run, progress=False)
-        return self.ds.evaluate(self.run)
+            return evaluate_run(self.ds, self.run, progress=False)
+        return evaluate_run(self.ds, self.run)
 
 
 # ---------------------------------------------------------------------- overview
@@ -100,7 +102,7 @@ def _metric_columns(frame: pd.DataFrame, core: set[str]) -> tuple[list[str], lis
 
 
 def metric_distributions(ctx: Context) -> Parts:
-    from bokeh.layouts import gridplot
+    gridplot = require("bokeh.layouts", "HTML reports").gridplot
 
     ds = ctx.ds
     parts: Parts = []
@@ -197,7 +199,7 @@ def performance(ctx: Context) -> Parts:
         "(mutual information).</p>"
     ]
     parts.append(table(importance.head(10), index=False))
-    from bokeh.layouts import gridplot
+    gridplot = require("bokeh.layouts", "HTML reports").gridplot
 
     figs = []
     task = ctx.ds.runs[ctx.run].kind

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .. import validation as v
+from ..core import validation as v
+from ..core.runs import ClassificationRun, DetectionRun
 from ..embeddings._neighbors import _ids_of
 from ..embeddings._store import get_embeddings
-from ..runs import ClassificationRun, DetectionRun
 from ._samplers import UNCERTAINTY, class_balanced, k_center_greedy, top_k
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 STRATEGIES = (
     "least_confidence",
@@ -29,7 +29,7 @@ STRATEGIES = (
 
 
 def _uncertainty_inputs(
-    ds: Dataset, run: str | None, probabilities: Any, ids: pd.Index
+    ds: DatasetCore, run: str | None, probabilities: Any, ids: pd.Index
 ) -> tuple[np.ndarray | None, pd.DataFrame | None]:
     """Class probabilities of ``ids`` ``(n, K)`` (classification), or per-sample box scores
     frame (detection run)."""
@@ -82,7 +82,7 @@ EVALUATION_SPLITS = frozenset({"test", "val", "valid", "validation", "holdout"})
 
 
 def select_for_labeling(
-    ds: Dataset,
+    ds: DatasetCore,
     budget: int,
     strategy: str = "hybrid",
     *,
@@ -229,7 +229,7 @@ def select_for_labeling(
 
 
 def _uncertainty(
-    ds: Dataset, run: str | None, probabilities: Any, pool: pd.Index, kind: str
+    ds: DatasetCore, run: str | None, probabilities: Any, pool: pd.Index, kind: str
 ) -> np.ndarray:
     probs, boxes = _uncertainty_inputs(ds, run, probabilities, pool)
     if probs is not None:
@@ -242,7 +242,7 @@ LabelingFunction = Callable[[pd.Series], Any]
 
 
 def apply_labeling_functions(
-    ds: Dataset,
+    ds: DatasetCore,
     functions: Mapping[str, LabelingFunction] | Iterable[LabelingFunction],
     *,
     level: str = "sample",

@@ -11,14 +11,14 @@ import pandas as pd
 from ._items import evaluated_items
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 #: mutual information is estimated on at most this many items (a seeded random subset)
 MI_MAX_ITEMS = 20_000
 
 
 def metric_importance(
-    ds: Dataset,
+    ds: DatasetCore,
     run: Any = None,
     metrics: Iterable[str] | None = None,
     *,

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..evaluation import evaluate_run
 from ..metrics._flags import FLAGS
 from ..metrics._registry import registered
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 #: columns of the tables that are data, not metrics
 _NOT_METRICS = {
@@ -55,12 +56,12 @@ class Items:
         return self.frame["error"].to_numpy(dtype=bool)
 
 
-def _evaluation(ds: Dataset, run: Any) -> tuple[Any, str | None]:
+def _evaluation(ds: DatasetCore, run: Any) -> tuple[Any, str | None]:
     """An evaluation object from a run name (or the evaluation itself)."""
     if isinstance(run, str) or run is None:
         r = ds._get_run(run)
         kwargs = {} if r.kind == "classification" else {"progress": False}
-        return ds.evaluate(r.name, **kwargs), r.name
+        return evaluate_run(ds, r.name, **kwargs), r.name
     if hasattr(run, "per_sample") or hasattr(run, "ground_truth"):
         return run, getattr(run, "run", None)
     raise TypeError(f"run must be a run name or an evaluation, got {type(run).__name__}")
@@ -84,7 +85,7 @@ def _numeric_metric_columns(table: pd.DataFrame, names: set[str], run: str | Non
 
 
 def metric_columns(
-    ds: Dataset,
+    ds: DatasetCore,
     run: str | None,
     task: str,
     include_predictions: bool = False,
@@ -100,7 +101,7 @@ def metric_columns(
 
 
 def evaluated_items(
-    ds: Dataset,
+    ds: DatasetCore,
     run: Any = None,
     metrics: Iterable[str] | None = None,
     *,
@@ -158,7 +159,7 @@ def evaluated_items(
 
 
 def _pick(
-    ds: Dataset, wanted: list[str], run: str | None, task: str
+    ds: DatasetCore, wanted: list[str], run: str | None, task: str
 ) -> tuple[list[str], list[str]]:
     """Sample- and object-level columns for user-named metrics (``name`` or ``name@run``)."""
     sample_cols: list[str] = []

@@ -12,11 +12,11 @@ from ._items import evaluated_items
 from ._stats import assign_bins, is_discrete, quantile_edges, wilson_interval
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 
 def performance_by(
-    ds: Dataset,
+    ds: DatasetCore,
     metric: str,
     run: Any = None,
     bins: int | Sequence[float] = 10,

@@ -28,7 +28,7 @@ from ._items import evaluated_items
 from ._stats import assign_bins, is_discrete, quantile_edges, wilson_interval
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def _score(size: np.ndarray, errors: np.ndarray, n: int, e_bar: float, alpha: fl
 
 
 def worst_slices(
-    ds: Dataset,
+    ds: DatasetCore,
     run: Any = None,
     metrics: Iterable[str] | None = None,
     *,

@@ -6,12 +6,13 @@ label history survive the kernel.
 >>> ds = nbdiag.open("pets_project")   # in a new kernel           # doctest: +SKIP
 
 A store folder holds Parquet tables, NumPy arrays and an SQLite database (WAL); every write is
-atomic (see :mod:`nbdiag.store._store`).
+atomic, and a save that fails changes nothing (see :mod:`nbdiag.store._store`).
 """
 
+from ._db import DB_NAME, FORMAT_VERSION, StoreError
 from ._project import open_dataset, tags_column
 from ._state import MemoryState
-from ._store import DB_NAME, FORMAT_VERSION, Store, StoreError
+from ._store import Store
 
 #: ``nbdiag.open(path)``
 open = open_dataset

@@ -1,18 +1,25 @@
 """Atomic file writes: write a temporary file next to the target, flush it to disk, then
 ``os.replace`` it into place. A reader (or a process restarted after a crash) sees either the
-old file or the complete new one, never a torn write."""
+old file or the complete new one, never a torn write. :func:`atomic_dir` does the same for a
+new folder (a store's first save)."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import os
+import re
+import shutil
 import tempfile
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 #: temporary files are named ``.<name>.<random>.tmp``; a later save removes stale ones
 TMP_SUFFIX = ".tmp"
+#: temporary files and folders older than this are debris of a killed writer
+STALE_TMP_SECONDS = 600
 
 
 def _crash_point(name: str) -> None:
@@ -109,3 +116,67 @@ def atomic_write_with(target: str | os.PathLike[str], write: Callable[[Path], No
     with atomic_path(target) as tmp:
         write(tmp)
     return Path(target)
+
+
+# ---------------------------------------------------------------------- folders
+def _stage_pattern(target: Path) -> re.Pattern[str]:
+    return re.compile(rf"\.{re.escape(target.name)}\.[0-9a-f]{{12}}{re.escape(TMP_SUFFIX)}")
+
+
+def _newest_mtime(folder: Path) -> float:
+    newest = folder.stat().st_mtime
+    for parent, dirs, files in os.walk(folder):
+        for name in (*dirs, *files):
+            with contextlib.suppress(OSError):
+                newest = max(newest, os.stat(os.path.join(parent, name)).st_mtime)
+    return newest
+
+
+def remove_stale_dirs(target: Path) -> None:
+    """Remove temporary folders of :func:`atomic_dir` for ``target`` that a killed writer left
+    (named ``.<name>.<12 hex>.tmp``, untouched for :data:`STALE_TMP_SECONDS`)."""
+    pattern = _stage_pattern(target)
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for path in target.parent.iterdir():
+            if not pattern.fullmatch(path.name) or not path.is_dir() or path.is_symlink():
+                continue
+            with contextlib.suppress(OSError):
+                if now - _newest_mtime(path) >= STALE_TMP_SECONDS:
+                    shutil.rmtree(path)
+
+
+@contextlib.contextmanager
+def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a new, empty temporary folder next to ``target``; on success it is renamed to
+    ``target`` in one step (``target`` must not exist, or be an empty folder), on failure it is
+    removed, together with the parent folders this created. A reader sees no folder or the
+    complete one; a killed writer leaves only a hidden ``.<name>.<random>.tmp`` folder, which a
+    later call removes once it is stale."""
+    target = Path(target)
+    created = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_dirs(target)
+    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}{TMP_SUFFIX}"
+    try:
+        os.mkdir(tmp)
+        try:
+            yield tmp
+            fsync_dir(tmp)
+            _crash_point("before_rename_dir")
+            try:
+                os.rename(tmp, target)  # POSIX: replaces an empty folder at target
+            except OSError:
+                if os.name != "nt" or not target.is_dir():
+                    raise
+                os.rmdir(target)  # Windows does not replace a folder; only an empty one goes
+                os.rename(tmp, target)
+            fsync_dir(target.parent)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    except BaseException:
+        for parent in created:  # deepest first; one that is not empty (any more) stays
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+        raise

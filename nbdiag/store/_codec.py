@@ -1,4 +1,5 @@
-"""Encoding ids and tables for the store: ids as JSON text in SQLite, tables as Parquet.
+"""Encoding ids, timestamps and tables for the store: ids as JSON text and timestamps as ISO
+text in SQLite, tables as Parquet.
 
 Parquet cannot hold every pandas column (mixed int/str ids, as in an objects table holding COCO
 annotation ids and ``"run:0"`` prediction ids; lists; Python objects). Such columns are stored as
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import validation as v
+from ..core import validation as v
 from ._atomic import atomic_write_with
 
 INDEX_COLUMN = "__nbdiag_index__"
@@ -67,6 +68,21 @@ def to_jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
+
+
+# ---------------------------------------------------------------------- timestamps
+def iso(ts: Any) -> str:
+    """A timestamp as ISO text in UTC (naive ones are taken as UTC)."""
+    t = pd.Timestamp(ts)
+    return (t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")).isoformat()
+
+
+def from_iso(text: str | None) -> pd.Timestamp | None:
+    return None if text is None else pd.Timestamp(text).tz_convert("UTC")
+
+
+def now() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC")
 
 
 # ---------------------------------------------------------------------- tables

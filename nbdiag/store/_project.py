@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..evaluation import evaluate_run
+from ._create import save_new
 from ._state import _ATTR, state_of
 from ._store import Store
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 _LEVELS = ("sample", "object")
 
@@ -26,7 +28,7 @@ def _now() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC")
 
 
-def resolve_ids(ds: Dataset, items: Any, level: str | None) -> tuple[list[Hashable], str]:
+def resolve_ids(ds: DatasetCore, items: Any, level: str | None) -> tuple[list[Hashable], str]:
     """``ds._ids_from``, but when ids match neither table the error speaks of samples (the
     usual intent) rather than of objects."""
     try:
@@ -38,7 +40,7 @@ def resolve_ids(ds: Dataset, items: Any, level: str | None) -> tuple[list[Hashab
 
 
 # ---------------------------------------------------------------------- binding
-def open_dataset(path: str | os.PathLike[str]) -> Dataset:
+def open_dataset(path: str | os.PathLike[str]) -> DatasetCore:
     """Load the dataset saved in a project folder, bound to it.
 
     Tags, saved slices, notes, runs and label history come back as they were; from then on
@@ -69,7 +71,7 @@ def open_dataset(path: str | os.PathLike[str]) -> Dataset:
 
 
 def save_dataset(
-    ds: Dataset,
+    ds: DatasetCore,
     path: str | os.PathLike[str] | None = None,
     *,
     overwrite: bool = False,
@@ -89,15 +91,13 @@ def save_dataset(
     if current is not None and os.fspath(current.root) == root:
         current.save(ds, run_records=pending_run_records(ds, current), force=force)
         return current
-    store = Store.create(root, overwrite=overwrite)
     state = state_of(ds)  # in-memory state, or the store it was bound to before ("save as")
-    try:
-        pending = pending_run_records(ds, state)
-        state_records = _Snapshot(state, pending)
-        store.save(ds, replace_state=state_records)
-    except BaseException:
-        store.close()
-        raise
+    store = save_new(
+        root,
+        ds,
+        lambda: _Snapshot(state, pending_run_records(ds, state)),
+        overwrite=overwrite,
+    )
     ds._store = store
     if hasattr(ds, _ATTR):
         delattr(ds, _ATTR)
@@ -119,7 +119,7 @@ class _Snapshot:
         return self._runs
 
 
-def on_runs_changed(ds: Dataset) -> None:
+def on_runs_changed(ds: DatasetCore) -> None:
     """After ``add_run`` / ``remove_run``: a bound dataset saves the run and records it."""
     store = getattr(ds, "_store", None)
     if store is not None:
@@ -131,16 +131,15 @@ def _fingerprint(run: Any) -> str:
     return f"{run.name}|{pd.Timestamp(run.created).isoformat()}|{run.kind}|{len(run)}"
 
 
-def _summary(ds: Dataset, name: str) -> dict[str, Any]:
+def _summary(ds: DatasetCore, name: str) -> dict[str, Any]:
     try:
-        run = ds.runs[name]
-        ev = ds.evaluate(name, progress=False) if run.kind == "detection" else ds.evaluate(name)
+        ev = evaluate_run(ds, name, progress=False)
         return dict(ev.summary())
     except Exception as exc:  # e.g. no labels yet: the run is recorded without numbers
         return {"error": f"{type(exc).__name__}: {exc}"}
 
 
-def pending_run_records(ds: Dataset, state: Any) -> list[dict[str, Any]]:
+def pending_run_records(ds: DatasetCore, state: Any) -> list[dict[str, Any]]:
     """Records (with evaluation summary) of the runs ``state`` has not recorded yet."""
     known = state.fingerprints()
     out = []
@@ -162,7 +161,7 @@ def pending_run_records(ds: Dataset, state: Any) -> list[dict[str, Any]]:
     return out
 
 
-def run_history(ds: Dataset) -> pd.DataFrame:
+def run_history(ds: DatasetCore) -> pd.DataFrame:
     """One row per recorded run version, oldest first."""
     state = state_of(ds)
     pending = pending_run_records(ds, state)
@@ -195,7 +194,7 @@ def run_history(ds: Dataset) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------- tags as a column
-def tags_column(ds: Dataset, level: str = "sample") -> pd.Series:
+def tags_column(ds: DatasetCore, level: str = "sample") -> pd.Series:
     """Comma-separated tags of every row of ``ds.samples`` (or ``ds.objects``), ``""`` if none."""
     if level not in _LEVELS:
         raise ValueError(f"level must be 'sample' or 'object', got {level!r}")
@@ -210,14 +209,14 @@ def tags_column(ds: Dataset, level: str = "sample") -> pd.Series:
 
 
 # ---------------------------------------------------------------------- slices
-def _query_frame(ds: Dataset, level: str) -> pd.DataFrame:
+def _query_frame(ds: DatasetCore, level: str) -> pd.DataFrame:
     table = ds.samples if level == "sample" else ds.objects
     if "tags" in table.columns:
         return table
     return table.assign(tags=tags_column(ds, level))
 
 
-def _run_query(ds: Dataset, name: str, query: str, level: str) -> pd.Index:
+def _run_query(ds: DatasetCore, name: str, query: str, level: str) -> pd.Index:
     frame = _query_frame(ds, level)
     try:
         result = frame.query(query, engine="python")
@@ -230,7 +229,7 @@ def _run_query(ds: Dataset, name: str, query: str, level: str) -> pd.Index:
     return result.index
 
 
-def _is_known_id(ds: Dataset, value: Any, level: str | None) -> bool:
+def _is_known_id(ds: DatasetCore, value: Any, level: str | None) -> bool:
     tables = {"sample": ds.samples, "object": ds.objects}
     levels = [level] if level else list(tables)
     try:
@@ -240,7 +239,7 @@ def _is_known_id(ds: Dataset, value: Any, level: str | None) -> bool:
 
 
 def save_slice(
-    ds: Dataset,
+    ds: DatasetCore,
     name: str,
     items: Any = None,
     *,
@@ -274,7 +273,7 @@ def save_slice(
     return slice_rows(ds, name)
 
 
-def _get_slice(ds: Dataset, name: str) -> dict[str, Any]:
+def _get_slice(ds: DatasetCore, name: str) -> dict[str, Any]:
     for record in state_of(ds).list_slices():
         if record["name"] == name:
             return record
@@ -282,7 +281,7 @@ def _get_slice(ds: Dataset, name: str) -> dict[str, Any]:
     raise KeyError(f"unknown slice {name!r}; saved slices are {names}")
 
 
-def slice_rows(ds: Dataset, name: str) -> pd.DataFrame:
+def slice_rows(ds: DatasetCore, name: str) -> pd.DataFrame:
     """Rows of ``ds.samples`` (or ``ds.objects``) in the saved slice ``name``, evaluated now
     (a query slice follows the data; an ids slice keeps the ids that still exist)."""
     record = _get_slice(ds, name)
@@ -292,12 +291,12 @@ def slice_rows(ds: Dataset, name: str) -> pd.DataFrame:
     return table.loc[table.index.isin(record["ids"])]
 
 
-def delete_slice(ds: Dataset, name: str) -> None:
+def delete_slice(ds: DatasetCore, name: str) -> None:
     _get_slice(ds, name)
     state_of(ds).delete_slice(name)
 
 
-def slices_frame(ds: Dataset) -> pd.DataFrame:
+def slices_frame(ds: DatasetCore) -> pd.DataFrame:
     """The saved slices: ``level``, ``kind`` (ids/query), ``size`` (now), ``query``,
     ``description``, ``created``; indexed by name."""
     rows = []
@@ -322,7 +321,7 @@ def slices_frame(ds: Dataset) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------- notes
-def add_note(ds: Dataset, text: str, items: Any = None, *, level: str | None = None) -> int:
+def add_note(ds: DatasetCore, text: str, items: Any = None, *, level: str | None = None) -> int:
     """Attach a free-text note to the dataset (or to some items); returns its id."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("a note must be a non-empty string")
@@ -333,7 +332,7 @@ def add_note(ds: Dataset, text: str, items: Any = None, *, level: str | None = N
     return state_of(ds).add_note({"text": text, "level": lv, "ids": ids, "created": _now()})
 
 
-def notes_frame(ds: Dataset) -> pd.DataFrame:
+def notes_frame(ds: DatasetCore) -> pd.DataFrame:
     cols = ["text", "level", "ids", "created"]
     notes = state_of(ds).list_notes()
     frame = pd.DataFrame(notes, columns=["note_id", *cols]).set_index("note_id")
@@ -347,7 +346,7 @@ def _box(value: dict[str, Any] | None) -> Any:
     return tuple(float(x) for x in value["box"])
 
 
-def label_history(ds: Dataset) -> pd.DataFrame:
+def label_history(ds: DatasetCore) -> pd.DataFrame:
     """Every label change made by ``import_labels``, oldest first: ``batch`` (one per import),
     ``created``, ``source``, ``level``, ``id``, ``sample_id``, ``change``, ``old_label``,
     ``new_label``, ``old_box``, ``new_box`` (``(x, y, w, h)`` for boxes)."""
@@ -383,7 +382,7 @@ def label_history(ds: Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def refuse_if_stale(ds: Dataset, action: str) -> None:
+def refuse_if_stale(ds: DatasetCore, action: str) -> None:
     """A bound dataset whose store another kernel saved since: refuse ``action`` before it
     changes anything (see :meth:`Store.check_current`)."""
     store = getattr(ds, "_store", None)
@@ -391,7 +390,7 @@ def refuse_if_stale(ds: Dataset, action: str) -> None:
         store.check_current(action)
 
 
-def commit_label_changes(ds: Dataset, changes: list[dict[str, Any]]) -> None:
+def commit_label_changes(ds: DatasetCore, changes: list[dict[str, Any]]) -> None:
     """Record label changes already applied to ``ds``'s tables; a bound dataset commits the
     new tables and the history in one transaction."""
     store = getattr(ds, "_store", None)
@@ -401,5 +400,5 @@ def commit_label_changes(ds: Dataset, changes: list[dict[str, Any]]) -> None:
         state_of(ds).add_label_changes(changes)
 
 
-def next_batch(ds: Dataset) -> int:
+def next_batch(ds: DatasetCore) -> int:
     return int(state_of(ds).next_batch())

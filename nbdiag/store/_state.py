@@ -17,7 +17,7 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 _ATTR = "_project"
 
@@ -72,7 +72,7 @@ class MemoryState:
         return copy.deepcopy(self.label_changes)
 
 
-def state_of(ds: Dataset) -> Any:
+def state_of(ds: DatasetCore) -> Any:
     """Where ``ds`` keeps its project state: its bound store, else an in-memory state."""
     store = getattr(ds, "_store", None)
     if store is not None:

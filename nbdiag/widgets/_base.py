@@ -1,4 +1,4 @@
-"""The selection model every nbdiag widget shares.
+"""The base every nbdiag widget shares: its rows and the Python selection API over them.
 
 A widget draws an ordered set of rows (a DataFrame indexed by id). The selection is a packed
 bitmask over those rows, written by the browser (debounced) or by Python, and read back here as
@@ -8,13 +8,14 @@ Linked views (``nbdiag.link(a, b)``) share one :class:`~nbdiag.widgets.LinkedSel
 a bitmask over the dataset's samples. Each view then carries ``_row_keys`` (the sample position of
 each of its rows) so the browser maps selections between views with different row sets without
 the kernel; here, :attr:`SelectionWidget.selection_mask` and :meth:`SelectionWidget.select` go
-through the link."""
+through the link. The masks, sources and regions themselves, and the state a link shares, are
+the selection model (``_selection.py``), below this module."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anywidget
@@ -23,17 +24,15 @@ import pandas as pd
 import traitlets
 from ipywidgets import widget_serialization
 
-from .. import validation as v
 from ._codecs import Binary, pack_mask, unpack_mask
+from ._selection_model import PYTHON, SharedSelection, mask_from, objects_of_rows, rows_of_objects
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
-    from ._link import LinkedSelection
+    from ..core import DatasetCore
 
 log = logging.getLogger(__name__)
 
 SelectCallback = Callable[["SelectionWidget"], Any]
-PYTHON = "python"
 
 
 class SelectionWidget(anywidget.AnyWidget):
@@ -59,14 +58,14 @@ class SelectionWidget(anywidget.AnyWidget):
     #: 0xFFFFFFFF = none); b"" = the rows are not the dataset's objects (linked by sample only)
     _object_keys = Binary(b"").tag(sync=True)
     #: the shared selection this view is linked to (None: the view keeps its own ``_selection``)
-    _link = traitlets.Instance(
-        "nbdiag.widgets._link.LinkedSelection", allow_none=True, default_value=None
-    ).tag(sync=True, **widget_serialization)
+    _link = traitlets.Instance(SharedSelection, allow_none=True, default_value=None).tag(
+        sync=True, **widget_serialization
+    )
 
     #: what a row is: ``"samples"`` (indexed by sample id) or ``"objects"`` (``sample_id`` column)
     level: str = "samples"
     #: the Dataset the rows come from, when known (``link()`` uses its samples as the universe)
-    dataset: Dataset | None = None
+    dataset: DatasetCore | None = None
 
     def __init__(self, rows: pd.DataFrame, **kwargs: Any):
         self._rows = rows
@@ -88,10 +87,10 @@ class SelectionWidget(anywidget.AnyWidget):
         """Boolean mask over :attr:`rows` (through the shared selection when linked: the exact
         objects when the selection was made over objects and this view's rows are objects)."""
         if self._link is not None and self._row_positions is not None:
-            objects = self._link.object_mask
+            objects = self._link._object_mask()
             if objects is not None and self._object_positions is not None:
                 return rows_of_objects(self._object_positions, objects)
-            return self._link.selection_mask[self._row_positions]
+            return self._link._sample_mask()[self._row_positions]
         return unpack_mask(self._selection, len(self._rows))
 
     @property
@@ -109,7 +108,7 @@ class SelectionWidget(anywidget.AnyWidget):
         """Who made the current selection: ``"python"`` or the view's description of the gesture
         (e.g. ``"cell:2:5"``; when linked, the gesture of whichever linked view made it)."""
         if self._link is not None:
-            return self._link.selection_source
+            return self._link._selection_source
         return self._selection_source
 
     @property
@@ -117,11 +116,11 @@ class SelectionWidget(anywidget.AnyWidget):
         """The view's description of the selected region, when it has one (e.g. a histogram's
         ``{"kind": "range", "lo": ..., "hi": ...}``), else ``{}``."""
         if self._link is not None:
-            return dict(self._link.selection_region)
+            return dict(self._link._selection_region)
         return dict(self._selection_region)
 
     @property
-    def link(self) -> LinkedSelection | None:
+    def link(self) -> SharedSelection | None:
         """The :class:`~nbdiag.widgets.LinkedSelection` this view shares, or None."""
         return self._link
 
@@ -157,7 +156,7 @@ class SelectionWidget(anywidget.AnyWidget):
             return pd.Index(self._rows["sample_id"])
         return self._rows.index
 
-    def _row_object_ids(self, link: LinkedSelection) -> list[pd.Index] | None:
+    def _row_object_ids(self, link: SharedSelection) -> list[pd.Index] | None:
         """The dataset object ids of each row, one Index per key (a box: its id; a detection
         confusion pair: its prediction's and its ground truth's, None where absent), or None
         when the rows are not objects."""
@@ -214,43 +213,3 @@ class SelectionWidget(anywidget.AnyWidget):
                 cb(self)
             except Exception:  # a user's callback must not break the widget
                 log.exception("nbdiag: on_select callback %r failed", cb)
-
-
-def mask_from(items: Any, index: pd.Index, what: str = "row") -> np.ndarray:
-    """Boolean mask over ``index`` from ids (list / Index / single id), a boolean mask (array, or
-    Series aligned on the ids), a DataFrame (its index), or ``None`` (nothing)."""
-    n = len(index)
-    if items is None:
-        return np.zeros(n, dtype=bool)
-    if isinstance(items, pd.DataFrame):
-        items = items.index
-    if isinstance(items, pd.Series) and items.dtype == bool:
-        aligned = items.reindex(index, fill_value=False)
-        return aligned.to_numpy(dtype=bool)
-    if isinstance(items, np.ndarray) and items.dtype == bool:
-        if items.shape != (n,):
-            raise ValueError(
-                f"a boolean mask must have one entry per {what} ({n}), got {items.shape}"
-            )
-        return items.copy()
-    if isinstance(items, Hashable) and not isinstance(items, tuple):
-        items = [items]
-    ids = pd.Index(list(items) if isinstance(items, Iterable) else [items])
-    v.check_known_ids(ids, index, what)
-    return index.isin(ids)
-
-
-def objects_of_rows(positions: np.ndarray, rows: np.ndarray, n_objects: int) -> np.ndarray:
-    """Mask over the objects held by the selected rows (``positions``: (rows, k), -1 none)."""
-    out = np.zeros(n_objects, dtype=bool)
-    picked = positions[rows].reshape(-1)
-    out[picked[picked >= 0]] = True
-    return out
-
-
-def rows_of_objects(positions: np.ndarray, objects: np.ndarray) -> np.ndarray:
-    """Mask over the rows holding any selected object."""
-    hit = np.zeros(positions.shape, dtype=bool)
-    valid = positions >= 0
-    hit[valid] = objects[positions[valid]]
-    return hit.any(axis=1)

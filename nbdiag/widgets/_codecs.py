@@ -1,4 +1,4 @@
-"""Binary column codecs shared with ``js/src/codecs.ts`` and ``js/src/selection.ts``.
+"""Binary column codecs shared with ``js/src/shared/codecs.ts`` and ``js/src/shared/selection.ts``.
 
 Columns travel as little-endian typed arrays in ``Bytes`` traits; selections as packed bitmasks
 (row ``i`` is bit ``i & 7`` of byte ``i >> 3``)."""

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..evaluation import evaluate_run
 from ._codecs import encode_float32
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 #: integer columns with at most this many distinct values are drawn as categories
 MAX_INT_CATEGORIES = 16
@@ -24,7 +25,7 @@ MISSING_U16 = 0xFFFF
 
 def resolve_rows(
     source: Any, level: str = "samples", run: str | None = None
-) -> tuple[pd.DataFrame, Dataset | None]:
+) -> tuple[pd.DataFrame, DatasetCore | None]:
     """The rows a view draws and the Dataset they belong to (when known).
 
     ``source``: a Dataset (its ``samples`` or ``objects`` table; with a classification ``run``,
@@ -32,17 +33,17 @@ def resolve_rows(
     missing for samples it did not evaluate), a ClassificationEvaluation (its per-sample columns
     joined with the dataset's sample columns), or a DataFrame (indexed by sample id, or with a
     ``sample_id`` column for object rows)."""
-    from ..dataset import Dataset
+    from ..core import DatasetCore
     from ..evaluation.classification import ClassificationEvaluation
 
     if level not in ("samples", "objects"):
         raise ValueError(f"level must be 'samples' or 'objects', got {level!r}")
-    if isinstance(source, Dataset):
+    if isinstance(source, DatasetCore):
         if level == "objects":
             return source.objects, source
         if run is None:
             return source.samples, source
-        ev = source.evaluate(run)
+        ev = evaluate_run(source, run)
         if not isinstance(ev, ClassificationEvaluation):
             raise ValueError(
                 f"run {run!r} is not a classification run: it has no per-sample columns"
@@ -66,7 +67,7 @@ def resolve_rows(
             raise ValueError("object rows need a sample_id column")
         return source, None
     raise TypeError(
-        "expected a Dataset, a ClassificationEvaluation (ds.evaluate(run)) or a DataFrame, "
+        "expected a Dataset, a ClassificationEvaluation (evaluate_run(ds, run)) or a DataFrame, "
         f"got {type(source).__name__}"
     )
 

@@ -7,6 +7,10 @@ the browser every view maps its own row selection to samples and back through th
 lasso in the scatter outlines confusion-matrix cells and fills histogram bars without a kernel
 round trip; the kernel receives the committed bitmask, debounced, in one message (125 KB at 1M
 samples). See docs/dev/widget-protocol.md, "Linking".
+
+The state itself (the bitmasks, and the keys of each view's rows) is the selection model's
+:class:`~nbdiag.widgets._selection_model.SharedSelection`; this module adds the views, the callbacks
+and the public API, above :class:`~nbdiag.widgets.SelectionWidget`.
 """
 
 from __future__ import annotations
@@ -15,23 +19,19 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-import anywidget
 import numpy as np
 import pandas as pd
-import traitlets
 
-from .. import validation as v
-from ._base import PYTHON, SelectionWidget, mask_from, objects_of_rows
-from ._codecs import Binary, pack_mask, unpack_mask
+from ._base import SelectionWidget
+from ._codecs import pack_mask
+from ._selection_model import PYTHON, SharedSelection, mask_from, objects_of_rows
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset
+    from ..core import DatasetCore
 
 log = logging.getLogger(__name__)
 
 LinkCallback = Callable[["LinkedSelection"], Any]
-#: ``_object_keys`` entry of a row without that object
-NO_OBJECT = 0xFFFFFFFF
 
 
 # Displaying a LinkedSelection shows a live count; it has no other view. (An anywidget model,
@@ -63,7 +63,7 @@ export default { render };
 """
 
 
-class LinkedSelection(anywidget.AnyWidget):
+class LinkedSelection(SharedSelection):
     """The selection shared by linked views: a set of samples.
 
     Create it with :func:`link`. Read it like any view: :attr:`selected` (the samples
@@ -82,51 +82,15 @@ class LinkedSelection(anywidget.AnyWidget):
 
     _esm = _COUNT_ESM
 
-    n_samples = traitlets.Int(0).tag(sync=True)
-    _selection = Binary(b"").tag(sync=True)
-    #: the dataset's objects (boxes) a selection can be refined to
-    n_objects = traitlets.Int(0).tag(sync=True)
-    #: packed bitmask over the objects, when the selection was made over objects; b"" = the
-    #: selection is of whole samples (object views show every object of the selected samples)
-    _object_selection = Binary(b"").tag(sync=True)
-    _selection_source = traitlets.Unicode("").tag(sync=True)
-    _selection_view = traitlets.Unicode("").tag(sync=True)
-    _selection_region = traitlets.Dict().tag(sync=True)
-
     def __init__(
         self,
-        samples: Dataset | pd.DataFrame,
+        samples: DatasetCore | pd.DataFrame,
         views: Iterable[SelectionWidget] = (),
         **kwargs: Any,
     ):
-        from ..dataset import Dataset
-
-        if isinstance(samples, Dataset):
-            self.dataset: Dataset | None = samples
-            frame = samples.samples
-        elif isinstance(samples, pd.DataFrame):
-            self.dataset = None
-            frame = samples
-        else:
-            raise TypeError(
-                f"LinkedSelection needs a Dataset or a samples DataFrame, got {type(samples).__name__}"
-            )
-        v.check_unique_ids(frame.index, "sample")
-        self._samples_frame = frame
-        self._index = frame.index
-        #: the objects universe (fixed at creation: later views over new objects link by sample)
-        objects = self.dataset.objects if self.dataset is not None else None
-        self._objects_frame = objects if objects is not None else pd.DataFrame()
-        self._objects_index = self._objects_frame.index
-        # each object's sample position, computed once (re-keying a view then costs a lookup)
-        self._object_sample_pos = (
-            self._index.get_indexer(pd.Index(objects["sample_id"]))
-            if objects is not None
-            else np.zeros(0, dtype=np.int64)
-        )
         self._views: list[SelectionWidget] = []
         self._callbacks: list[LinkCallback] = []
-        super().__init__(n_samples=len(frame), n_objects=len(self._objects_index), **kwargs)
+        super().__init__(samples, **kwargs)
         self._notified: tuple[bytes, bytes] = (b"", b"")
         self.observe(self._changed, names=["_selection", "_object_selection"])
         self.add(*views)
@@ -158,78 +122,6 @@ class LinkedSelection(anywidget.AnyWidget):
             self._views.append(view)
         return self
 
-    def _bind_rows(self, view: SelectionWidget, positions: np.ndarray | None = None) -> None:
-        """Set a view's row -> sample keys (and row -> object keys, for object rows)."""
-        if positions is None:
-            positions = self._positions_of(view)
-        identity = len(positions) == self.n_samples and bool(
-            (positions == np.arange(len(positions))).all()
-        )
-        view._row_positions = positions
-        view._row_keys = b"" if identity else positions.astype("<u4").tobytes()
-        objects = self._object_positions_of(view, positions)
-        view._object_positions = objects
-        view._object_keys = (
-            b""
-            if objects is None
-            else np.where(objects < 0, NO_OBJECT, objects).astype("<u4").tobytes()
-        )
-
-    def _object_positions_of(
-        self, view: SelectionWidget, sample_positions: np.ndarray
-    ) -> np.ndarray | None:
-        """Each row's positions among the universe's objects, ``(rows, k)`` with -1 for a key
-        the row has not (a pair without a prediction), when every object named is one of them
-        in the row's sample and every row names one; else None (the view links by sample)."""
-        keys = view._row_object_ids(self)
-        if keys is None or not len(self._objects_index) or not self._objects_index.is_unique:
-            return None
-        columns = []
-        for ids in keys:
-            ids = pd.Index(ids)
-            present = ~pd.isna(ids)
-            positions = np.full(len(ids), -1, dtype=np.int64)
-            found = self._objects_index.get_indexer(ids[present])
-            if (found < 0).any() or not np.array_equal(
-                self._object_sample_pos[found], sample_positions[present]
-            ):
-                log.info(
-                    "nbdiag: %s links by sample: its rows are not the dataset's boxes",
-                    type(view).__name__,
-                )
-                return None
-            positions[present] = found
-            columns.append(positions)
-        if len(keys) == 1 and not self._same_boxes(view.rows, columns[0]):
-            log.info(
-                "nbdiag: %s links by sample: its rows' ids name other boxes", type(view).__name__
-            )
-            return None
-        out = np.stack(columns, axis=1)
-        if len(out) and (out < 0).all(axis=1).any():
-            return None
-        return out
-
-    def _same_boxes(self, rows: pd.DataFrame, positions: np.ndarray) -> bool:
-        """Whether rows keyed one object each describe those objects: the columns both have of
-        label, score and box agree (a prediction numbered 2 in a COCO results file is not the
-        dataset's annotation 2 of the same image)."""
-        objects = self._objects_frame
-        numeric = [c for c in ("score", "x", "y", "w", "h") if c in rows and c in objects]
-        label = ["label"] if "label" in rows and "label" in objects else []
-        for col in numeric or label:  # numbers suffice when there are some (and are cheap)
-            a, b = rows[col], objects[col].iloc[positions]
-            if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
-                x, y = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
-                if not np.allclose(x, y, rtol=0, atol=1e-9, equal_nan=True):
-                    return False
-            elif not np.array_equal(
-                a.astype(object).where(a.notna(), None).astype(str).to_numpy(),
-                b.astype(object).where(b.notna(), None).astype(str).to_numpy(),
-            ):
-                return False
-        return True
-
     def remove(self, *views: SelectionWidget) -> None:
         """Unlink views; each keeps showing (as its own selection) what was selected."""
         for view in views:
@@ -250,17 +142,6 @@ class LinkedSelection(anywidget.AnyWidget):
         """Unlink every view."""
         self.remove(*self._views)
 
-    def _positions_of(self, view: SelectionWidget) -> np.ndarray:
-        ids = view._row_sample_ids()
-        positions = self._index.get_indexer(ids)
-        if (positions < 0).any():
-            missing = pd.Index(ids)[positions < 0].unique()
-            raise ValueError(
-                f"cannot link {type(view).__name__}: its rows refer to samples that are not in the "
-                f"linked dataset: {v.listed(missing)}"
-            )
-        return positions.astype(np.int64)
-
     # ------------------------------------------------------------------ reading
     @property
     def samples(self) -> pd.DataFrame:
@@ -270,7 +151,7 @@ class LinkedSelection(anywidget.AnyWidget):
     @property
     def selection_mask(self) -> np.ndarray:
         """Boolean mask over :attr:`samples`."""
-        return unpack_mask(self._selection, self.n_samples)
+        return self._sample_mask()
 
     @property
     def selection(self) -> pd.Index:
@@ -286,9 +167,7 @@ class LinkedSelection(anywidget.AnyWidget):
     def object_mask(self) -> np.ndarray | None:
         """Boolean mask over the dataset's objects when the selection was made over objects
         (a brush over box scores, a lasso over box crops), else None (a selection of samples)."""
-        if not self._object_selection or not self.n_objects:
-            return None
-        return unpack_mask(self._object_selection, self.n_objects)
+        return self._object_mask()
 
     @property
     def selected_objects(self) -> pd.DataFrame:
@@ -332,22 +211,6 @@ class LinkedSelection(anywidget.AnyWidget):
         """Select nothing."""
         self.select(None)
 
-    def _set_mask(
-        self,
-        mask: np.ndarray,
-        source: str,
-        *,
-        view: str = "",
-        region: dict[str, Any] | None = None,
-        objects: np.ndarray | None = None,
-    ) -> None:
-        with self.hold_sync(), self.hold_trait_notifications():
-            self._selection_source = source
-            self._selection_view = view
-            self._selection_region = region or {}
-            self._object_selection = b"" if objects is None else pack_mask(objects)
-            self._selection = pack_mask(mask)
-
     # ------------------------------------------------------------------ callbacks
     def on_select(self, callback: LinkCallback, remove: bool = False) -> None:
         """Call ``callback(link)`` whenever the shared selection changes."""
@@ -379,7 +242,9 @@ class LinkedSelection(anywidget.AnyWidget):
         )
 
 
-def link(*views: SelectionWidget, dataset: Dataset | pd.DataFrame | None = None) -> LinkedSelection:
+def link(
+    *views: SelectionWidget, dataset: DatasetCore | pd.DataFrame | None = None
+) -> LinkedSelection:
     """Link views: a selection made in any of them shows in all of them (in the browser, without
     the kernel) and is readable from the returned :class:`LinkedSelection`.
 
@@ -432,7 +297,7 @@ def link(*views: SelectionWidget, dataset: Dataset | pd.DataFrame | None = None)
     return linked
 
 
-def _universe(views: Iterable[SelectionWidget]) -> Dataset | pd.DataFrame:
+def _universe(views: Iterable[SelectionWidget]) -> DatasetCore | pd.DataFrame:
     datasets = [w.dataset for w in views if getattr(w, "dataset", None) is not None]
     if datasets:
         first = datasets[0]

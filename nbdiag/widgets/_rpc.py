@@ -1,4 +1,4 @@
-"""Request/response over a widget's custom messages (the kernel side of ``js/src/rpc.ts``).
+"""Request/response over a widget's custom messages (the kernel side of ``js/src/shared/rpc.ts``).
 
 The browser asks for what it needs when it needs it ("pull, don't push"): a page of thumbnails,
 one full-size image, a tooltip's row. Every message is a dict carrying the key ``nbdiag_rpc``

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import traitlets
 
-from ..dataset import Dataset
+from ..core import DatasetCore
+from ..evaluation import evaluate_run
 from ..evaluation.classification import ClassificationEvaluation
 from ..evaluation.detection import BACKGROUND, DetectionEvaluation
 from ._base import SelectionWidget
@@ -30,7 +31,7 @@ class ConfusionMatrix(SelectionWidget):
     ----------
     source
         A :class:`~nbdiag.evaluation.ClassificationEvaluation` or a
-        :class:`~nbdiag.evaluation.detection.DetectionEvaluation` (``ds.evaluate(run)``), or a
+        :class:`~nbdiag.evaluation.detection.DetectionEvaluation` (``evaluate_run(ds, run)``), or a
         :class:`~nbdiag.Dataset` together with ``run``.
     run
         The run to evaluate when ``source`` is a Dataset (optional if it has one run).
@@ -75,7 +76,7 @@ class ConfusionMatrix(SelectionWidget):
 
     def __init__(
         self,
-        source: ClassificationEvaluation | Dataset,
+        source: ClassificationEvaluation | DatasetCore,
         run: str | None = None,
         *,
         normalize: str = "none",
@@ -85,11 +86,11 @@ class ConfusionMatrix(SelectionWidget):
         **kwargs: Any,
     ):
         dataset = None
-        if isinstance(source, Dataset):
+        if isinstance(source, DatasetCore):
             dataset = source
             if run is None and len(source.runs) == 1:
                 run = next(iter(source.runs))
-            source = source.evaluate(run)
+            source = evaluate_run(source, run)
         if isinstance(source, DetectionEvaluation):
             self._init_detection(
                 source, dataset, run, normalize, title, iou_threshold, score_threshold, kwargs
@@ -100,7 +101,7 @@ class ConfusionMatrix(SelectionWidget):
         if not isinstance(source, ClassificationEvaluation):
             raise TypeError(
                 "ConfusionMatrix needs a ClassificationEvaluation or a DetectionEvaluation "
-                f"(ds.evaluate(run)), or a Dataset and a run name, got {type(source).__name__}"
+                f"(evaluate_run(ds, run)), or a Dataset and a run name, got {type(source).__name__}"
             )
         self.evaluation = source
         self.dataset = source.dataset  # linking maps rows to these samples
@@ -196,7 +197,7 @@ class ConfusionMatrix(SelectionWidget):
     def _init_detection(
         self,
         ev: DetectionEvaluation,
-        dataset: Dataset | None,
+        dataset: DatasetCore | None,
         run: str | None,
         normalize: str,
         title: str | None,

@@ -10,8 +10,9 @@ from typing import Any
 import ipywidgets
 import pandas as pd
 
-from ..dataset import Dataset
-from ..runs import ClassificationRun, DetectionRun
+from ..core import DatasetCore
+from ..core.runs import ClassificationRun, DetectionRun
+from ..evaluation import evaluate_run
 from ._base import SelectionWidget
 from ._link import LinkedSelection, link
 from .confusion import ConfusionMatrix
@@ -44,7 +45,7 @@ class Explorer(ipywidgets.GridBox):
 
     def __init__(
         self,
-        ds: Dataset,
+        ds: DatasetCore,
         views: dict[str, SelectionWidget],
         linked: LinkedSelection,
         **kwargs: Any,
@@ -139,7 +140,7 @@ class Explorer(ipywidgets.GridBox):
 
 
 def explore(
-    ds: Dataset,
+    ds: DatasetCore,
     run: str | None = None,
     *,
     histograms: Sequence[str] | None = None,
@@ -178,7 +179,7 @@ def explore(
     >>> ex                                     # doctest: +SKIP
     >>> ex.selected                            # doctest: +SKIP
     """
-    if not isinstance(ds, Dataset):
+    if not isinstance(ds, DatasetCore):
         raise TypeError(f"explore needs an nbdiag.Dataset, got {type(ds).__name__}")
     if run is None and len(ds.runs) == 1:
         run = next(iter(ds.runs))
@@ -196,7 +197,7 @@ def explore(
             ds, color=color, run=sample_run, height=height, title="embedding"
         )
     if classification:
-        views["confusion_matrix"] = ConfusionMatrix(ds.evaluate(run))
+        views["confusion_matrix"] = ConfusionMatrix(evaluate_run(ds, run))
     elif isinstance(run_obj, DetectionRun):
         try:  # boxes: a background row and column; rows are box pairs, linked through sample_id
             views["confusion_matrix"] = ConfusionMatrix(ds, run=run)
@@ -224,7 +225,7 @@ def explore(
 
 
 def _histogram_specs(
-    ds: Dataset,
+    ds: DatasetCore,
     run: str | None,
     run_obj: Any,
     wanted: Sequence[str] | None,
@@ -234,12 +235,12 @@ def _histogram_specs(
     samples = ds.samples
     run_cols: list[str] = []
     if isinstance(run_obj, ClassificationRun):
-        per_sample = ds.evaluate(run).per_sample
+        per_sample = evaluate_run(ds, run).per_sample
         run_cols = [c for c in _RUN_COLUMNS if c in per_sample and per_sample[c].notna().any()]
     det_preds = None
     if isinstance(run_obj, DetectionRun):
         try:
-            det_preds = ds.evaluate(run).predictions
+            det_preds = evaluate_run(ds, run).predictions
         except Exception as e:  # evaluation needs ground truth; histograms are a nicety
             log.info("explore: no detection evaluation of %r: %s", run, e)
     if wanted is not None:
@@ -266,7 +267,7 @@ def _histogram_specs(
     return out[:limit]
 
 
-def _image_grid(ds: Dataset, run: str | None) -> SelectionWidget | None:
+def _image_grid(ds: DatasetCore, run: str | None) -> SelectionWidget | None:
     """The ImageGrid, when that widget is available and the dataset has images."""
     try:
         from .image_grid import ImageGrid

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import traitlets
 
-from ._base import PYTHON, SelectionWidget
+from ._base import SelectionWidget
 from ._codecs import Binary, encode_float32
 from ._columns import (
     category_codes,
@@ -19,6 +19,7 @@ from ._columns import (
     is_categorical,
     resolve_rows,
 )
+from ._selection_model import PYTHON
 from ._static import bundle
 
 

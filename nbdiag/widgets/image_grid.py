@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import traitlets
 
-from ..dataset import Dataset
+from ..core import DatasetCore
 from ._base import SelectionWidget
 from ._codecs import Binary, unpack_mask
 from ._grid_data import GridSource
@@ -91,7 +91,7 @@ class ImageGrid(SelectionWidget):
 
     def __init__(
         self,
-        ds: Dataset,
+        ds: DatasetCore,
         sort_by: str | None = None,
         ascending: bool = True,
         run: str | None = None,
@@ -106,7 +106,7 @@ class ImageGrid(SelectionWidget):
         title: str | None = None,
         **kwargs: Any,
     ):
-        if not isinstance(ds, Dataset):
+        if not isinstance(ds, DatasetCore):
             raise TypeError(f"ImageGrid needs an nbdiag.Dataset, got {type(ds).__name__}")
         level = {"samples": "sample", "objects": "object"}.get(level, level)
         self.dataset = ds

@@ -5,8 +5,8 @@
  * Layout: K x K, row-major, `[t * k + p]` for true class `t` and predicted class `p`.
  */
 
-import { MISSING_CODE } from "../codecs";
-import { Bitmask } from "../selection";
+import { MISSING_CODE } from "../shared/codecs";
+import { Bitmask } from "../shared/selection";
 
 export type Normalize = "none" | "true" | "pred";
 export const NORMALIZE_MODES: readonly Normalize[] = ["none", "true", "pred"];
@@ -34,6 +34,16 @@ export interface Confusion {
 /** Number of rows two code columns describe together (the shorter one wins). */
 export function rowCount(yTrue: Uint16Array, yPred: Uint16Array): number {
   return Math.min(yTrue.length, yPred.length);
+}
+
+/** K when no class names came: the largest valid code in the first `n` rows + 1. */
+export function inferK(yTrue: Uint16Array, yPred: Uint16Array, n: number): number {
+  let max = -1;
+  for (let r = 0; r < n; r++) {
+    if (yTrue[r] !== MISSING_CODE && yTrue[r] > max) max = yTrue[r];
+    if (yPred[r] !== MISSING_CODE && yPred[r] > max) max = yPred[r];
+  }
+  return max + 1;
 }
 
 function validCode(code: number, k: number): boolean {

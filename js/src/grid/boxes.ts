@@ -4,7 +4,7 @@
  * confidence threshold and filters. Pure functions, unit-tested.
  */
 
-import { asFloat32, type BinaryLike } from "../codecs";
+import { asFloat32, type BinaryLike } from "../shared/codecs";
 
 export const BOX_STRIDE = 8;
 

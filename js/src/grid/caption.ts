@@ -1,6 +1,6 @@
 /** The line under each grid cell: what the item is, and whether the model got it right. */
 
-import { h } from "../dom";
+import { h } from "../shared/dom";
 import { countBoxes, focusBox, shownBoxes, type BoxFilter } from "./boxes";
 import type { ItemData } from "./loader";
 import type { GridSettings } from "./settings";

@@ -4,9 +4,9 @@
  * magnifier); Escape closes, arrow keys step through the grid's order.
  */
 
-import { h } from "../dom";
+import { h, svgEl } from "../shared/dom";
 import { countBoxes, shownBoxes, type Box, type BoxFilter } from "./boxes";
-import { drawBoxes, svgEl } from "./draw";
+import { drawBoxes } from "./draw";
 import { fitContain } from "./layout";
 import type { Caption } from "./loader";
 import type { ColorBy } from "./palette";

@@ -1,16 +1,9 @@
 /** Drawing boxes into an SVG overlay (shared by grid cells and the detail view). */
 
+import { svgEl } from "../shared/dom";
 import { boxLabel, isPrediction, type ShownBox } from "./boxes";
 import { clipRect, scaleBox, type Fit } from "./layout";
 import { boxColor, type ColorBy } from "./palette";
-
-const SVG_NS = "http://www.w3.org/2000/svg";
-
-export function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number> = {}): SVGElementTagNameMap[K] {
-  const el = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  return el;
-}
 
 export interface DrawOptions {
   classNames: readonly string[];

@@ -10,7 +10,7 @@
  * `retryMs`; a bad image is not a failure: it is an item with an `error`.
  */
 
-import { RpcCancelledError } from "../rpc";
+import { RpcCancelledError } from "../shared/rpc";
 import type { Box } from "./boxes";
 
 export interface Caption {

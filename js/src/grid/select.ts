@@ -10,7 +10,7 @@
  * `pos`), so it survives sorting and filtering.
  */
 
-import { Bitmask } from "../selection";
+import { Bitmask } from "../shared/selection";
 
 export interface ClickModifiers {
   shift: boolean;

@@ -4,7 +4,7 @@
  * is given; reports what the user changes (DOM hooks: docs/dev/widget-protocol.md, "ImageGrid").
  */
 
-import { h } from "../dom";
+import { h } from "../shared/dom";
 import { classColor, STATE_COLORS, type ColorBy } from "./palette";
 import { DEFAULT_SETTINGS, type GridSettings } from "./settings";
 

@@ -7,7 +7,7 @@
  * [b0, b1].
  */
 
-import { Bitmask } from "../selection";
+import { Bitmask } from "../shared/selection";
 
 /** (lo, hi) with hi > lo: a degenerate range (one value) becomes [v - 0.5, v + 0.5]. */
 export function safeRange(lo: number, hi: number): [number, number] {

@@ -1,9 +1,10 @@
 /**
  * The histogram's DOM: an SVG of bars (every row in grey, the selected rows overlaid in the
- * accent colour), an x axis with round ticks, a brush, a tooltip and a status line. Numeric
- * columns are binned ({@link binValues}); a drag brushes a range of whole bins (linked views
- * follow while dragging; the kernel gets it on release); a click selects one bin (shift adds).
- * Categorical columns are bar charts; a click selects a category (shift adds).
+ * accent colour), an x axis with round ticks and a brush (`chart.ts`), a tooltip (`tooltip.ts`)
+ * and a status line. This class holds the state and turns pointer gestures into selections.
+ * Numeric columns are binned ({@link binValues}); a drag brushes a range of whole bins (linked
+ * views follow while dragging; the kernel gets it on release); a click selects one bin (shift
+ * adds). Categorical columns are bar charts; a click selects a category (shift adds).
  *
  * DOM hooks (docs/dev/widget-protocol.md, "Histogram"): root `[data-testid=nbdiag-histogram]`
  * with `data-ready`, `data-kind` ("numeric" | "categorical"), `data-selected-count`; bars
@@ -12,9 +13,9 @@
  * with `data-b0` / `data-b1` / `data-lo` / `data-hi`; status `[data-testid=hist-status]`.
  */
 
-import { h, isAdditive } from "../dom";
-import { formatNumber, niceTicks } from "../scatter/colors";
-import { Bitmask, clickSelection } from "../selection";
+import { h, isAdditive, svgEl } from "../shared/dom";
+import { formatNumber } from "../shared/format";
+import { Bitmask, clickSelection } from "../shared/selection";
 import {
   binRangeMask,
   binValues,
@@ -26,8 +27,8 @@ import {
   selectedCounts,
   type Binned,
 } from "./bins";
-
-const SVG = "http://www.w3.org/2000/svg";
+import { categoryLabelSpace, drawChart, MARGIN, paintSelection, placeBrush, plotHeight, plotWidth, type Layout } from "./chart";
+import { BarTooltip, barTitle } from "./tooltip";
 
 export type HistogramData =
   | { kind: "numeric"; values: Float32Array; bins: number; range: [number, number] | null; column: string }
@@ -39,30 +40,13 @@ export interface HistogramViewOptions {
   height?: number;
 }
 
-interface Layout {
-  width: number;
-  height: number;
-  left: number;
-  right: number;
-  top: number;
-  bottom: number;
-}
-
-const MARGIN = { left: 44, right: 12, top: 8, bottom: 30 };
-
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number> = {}): SVGElementTagNameMap[K] {
-  const el = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  return el;
-}
-
 export class HistogramView {
   readonly root: HTMLDivElement;
   private readonly opts: HistogramViewOptions;
   private readonly titleEl: HTMLDivElement;
   private readonly plotHost: HTMLDivElement;
   private readonly statusEl: HTMLDivElement;
-  private readonly tooltip: HTMLDivElement;
+  private readonly tooltip: BarTooltip;
   private plot: SVGSVGElement;
   private bars: SVGRectElement[] = [];
   private overlays: SVGRectElement[] = [];
@@ -93,11 +77,11 @@ export class HistogramView {
     const clear = h("button", { type: "button", class: "nbd-btn", "data-testid": "hist-clear", title: "Clear the selection" }, "clear");
     clear.addEventListener("click", () => this.commit(Bitmask.empty(this.n), "clear", {}, null));
     const toolbar = h("div", { class: "nbd-toolbar" }, this.titleEl, h("div", { class: "nbd-tools" }, clear));
-    this.plot = svg("svg", { class: "nbd-hist-svg" });
+    this.plot = svgEl("svg", { class: "nbd-hist-svg" });
     this.plotHost = h("div", { class: "nbd-hist-plot", "data-testid": "hist-plot" });
     this.plotHost.append(this.plot);
-    this.tooltip = h("div", { class: "nbd-hist-tooltip", "data-testid": "hist-tooltip", role: "tooltip", hidden: true });
-    this.plotHost.append(this.tooltip);
+    this.tooltip = new BarTooltip();
+    this.plotHost.append(this.tooltip.el);
     this.statusEl = h("div", { class: "nbd-status", "data-testid": "hist-status", role: "status", "aria-live": "polite" });
     this.root = h("div", { class: "nbd-view nbd-hist", "data-testid": "nbdiag-histogram", "data-selected-count": "0" }, toolbar, this.plotHost, this.statusEl);
     host.append(this.root);
@@ -186,22 +170,16 @@ export class HistogramView {
     const r = this.plotHost.getBoundingClientRect();
     const width = Math.max(120, r.width || this.plotHost.clientWidth || 400);
     const height = this.heightPx;
-    const bottom = this.data?.kind === "categorical" ? this.categoryLabelSpace() : MARGIN.bottom;
+    const bottom = this.data?.kind === "categorical" ? categoryLabelSpace(this.data.categories) : MARGIN.bottom;
     return { width, height, left: MARGIN.left, right: MARGIN.right, top: MARGIN.top, bottom };
   }
 
-  private categoryLabelSpace(): number {
-    if (this.data?.kind !== "categorical") return MARGIN.bottom;
-    const longest = this.data.categories.reduce((m, c) => Math.max(m, c.length), 0);
-    return Math.min(70, 16 + Math.min(longest, 12) * 4);
-  }
-
   private get plotW(): number {
-    return Math.max(1, this.layout.width - this.layout.left - this.layout.right);
+    return plotWidth(this.layout);
   }
 
   private get plotH(): number {
-    return Math.max(1, this.layout.height - this.layout.top - this.layout.bottom);
+    return plotHeight(this.layout);
   }
 
   private get nBars(): number {
@@ -212,87 +190,13 @@ export class HistogramView {
   private rebuild(): void {
     if (!this.data) return;
     this.layout = this.measure();
-    const { width, height, left, top } = this.layout;
-    const plot = svg("svg", { class: "nbd-hist-svg", width, height, viewBox: `0 0 ${width} ${height}` });
-    const g = svg("g", { transform: `translate(${left},${top})` });
-    const k = this.nBars;
-    const pw = this.plotW;
-    const ph = this.plotH;
-    let max = 0;
-    for (let i = 0; i < k; i++) max = Math.max(max, this.counts[i]);
-    const yTicks = niceTicks(0, Math.max(1, max), 3).filter((v) => v <= Math.max(1, max));
-    const yScale = (v: number): number => ph - (max > 0 ? (v / max) * ph : 0);
-    const grid = svg("g", { class: "nbd-hist-grid" });
-    for (const v of yTicks) {
-      const y = yScale(v);
-      grid.append(svg("line", { x1: 0, x2: pw, y1: y, y2: y }));
-      const t = svg("text", { x: -6, y: y + 3, "text-anchor": "end", class: "nbd-hist-tick" });
-      t.textContent = formatNumber(v);
-      grid.append(t);
-    }
-    g.append(grid);
-    const barW = pw / Math.max(1, k);
-    const gap = k > 60 ? 0 : Math.min(2, barW * 0.1);
-    this.bars = [];
-    this.overlays = [];
-    const barsG = svg("g", { class: "nbd-hist-bars" });
-    for (let i = 0; i < k; i++) {
-      const c = this.counts[i];
-      const y = yScale(c);
-      const attrs: Record<string, string | number> = {
-        x: i * barW + gap / 2,
-        y,
-        width: Math.max(0.5, barW - gap),
-        height: Math.max(0, ph - y),
-        class: "nbd-hist-bar",
-        "data-testid": `hist-bar-${i}`,
-        "data-index": i,
-        "data-count": c,
-      };
-      if (this.binned) {
-        attrs["data-lo"] = this.binned.edges[i];
-        attrs["data-hi"] = this.binned.edges[i + 1];
-      } else if (this.data.kind === "categorical") {
-        attrs["data-category"] = this.data.categories[i];
-      }
-      const bar = svg("rect", attrs);
-      const over = svg("rect", { x: i * barW + gap / 2, y: ph, width: Math.max(0.5, barW - gap), height: 0, class: "nbd-hist-sel", "data-testid": `hist-sel-${i}` });
-      this.bars.push(bar);
-      this.overlays.push(over);
-      barsG.append(bar, over);
-    }
-    g.append(barsG);
-    // x axis
-    const axis = svg("g", { class: "nbd-hist-axis", transform: `translate(0,${ph})` });
-    axis.append(svg("line", { x1: 0, x2: pw, y1: 0, y2: 0 }));
-    if (this.binned) {
-      const { lo, hi } = this.binned;
-      for (const v of niceTicks(lo, hi, Math.max(2, Math.floor(pw / 70)))) {
-        if (v < lo || v > hi) continue;
-        const x = ((v - lo) / (hi - lo)) * pw;
-        axis.append(svg("line", { x1: x, x2: x, y1: 0, y2: 4 }));
-        const t = svg("text", { x, y: 15, "text-anchor": "middle", class: "nbd-hist-tick" });
-        t.textContent = formatNumber(v);
-        axis.append(t);
-      }
-    } else if (this.data.kind === "categorical") {
-      const every = Math.max(1, Math.ceil(12 / Math.max(1, barW)));
-      for (let i = 0; i < k; i += every) {
-        const x = i * barW + barW / 2;
-        const t = svg("text", { x, y: 10, "text-anchor": "end", class: "nbd-hist-tick", transform: `rotate(-40 ${x} 10)` });
-        const name = this.data.categories[i];
-        t.textContent = name.length > 14 ? name.slice(0, 13) + "…" : name;
-        axis.append(t);
-      }
-    }
-    g.append(axis);
-    this.brushEl = svg("rect", { class: "nbd-hist-brush", "data-testid": "hist-brush", x: 0, y: 0, width: 0, height: ph, visibility: "hidden" });
-    g.append(this.brushEl);
-    // the hit area covers the whole plot: brushing starts anywhere
-    g.append(svg("rect", { class: "nbd-hist-hit", x: 0, y: 0, width: pw, height: ph, fill: "transparent" }));
-    plot.append(g);
-    this.plot.replaceWith(plot);
-    this.plot = plot;
+    const categories = this.data.kind === "categorical" ? this.data.categories : null;
+    const chart = drawChart(this.layout, this.counts, this.binned, categories);
+    this.bars = chart.bars;
+    this.overlays = chart.overlays;
+    this.brushEl = chart.brush;
+    this.plot.replaceWith(chart.svg);
+    this.plot = chart.svg;
     this.renderSelection();
   }
 
@@ -305,45 +209,16 @@ export class HistogramView {
         : this.data.kind === "categorical"
           ? categorySelectedCounts(this.data.codes, this.data.categories.length, this.sel)
           : new Uint32Array(k);
-    let max = 0;
-    for (let i = 0; i < k; i++) max = Math.max(max, this.counts[i]);
-    const ph = this.plotH;
     const any = !this.sel.isEmpty();
     this.root.classList.toggle("nbd-has-selection", any);
-    for (let i = 0; i < k && i < this.overlays.length; i++) {
-      const s = this.selCounts[i];
-      const hgt = max > 0 ? (s / max) * ph : 0;
-      const over = this.overlays[i];
-      over.setAttribute("y", String(ph - hgt));
-      over.setAttribute("height", String(hgt));
-      const bar = this.bars[i];
-      const state = s === 0 ? "" : s === this.counts[i] ? "full" : "partial";
-      if (state) bar.setAttribute("data-selected", state);
-      else bar.removeAttribute("data-selected");
-      bar.setAttribute("data-selected-count", String(s));
-    }
+    paintSelection(this.bars, this.overlays, this.counts, this.selCounts, this.plotH);
     this.renderBrush();
     this.renderStatus();
   }
 
   private renderBrush(): void {
-    const b = this.dragging ? [this.dragging.b0, this.dragging.b1] : this.brush;
-    const el = this.brushEl;
-    if (!el) return;
-    if (!b || !this.binned) {
-      el.setAttribute("visibility", "hidden");
-      for (const a of ["data-b0", "data-b1", "data-lo", "data-hi"]) el.removeAttribute(a);
-      return;
-    }
-    const [b0, b1] = [Math.min(b[0], b[1]), Math.max(b[0], b[1])];
-    const barW = this.plotW / this.nBars;
-    el.setAttribute("x", String(b0 * barW));
-    el.setAttribute("width", String((b1 - b0 + 1) * barW));
-    el.setAttribute("visibility", "visible");
-    el.setAttribute("data-b0", String(b0));
-    el.setAttribute("data-b1", String(b1));
-    el.setAttribute("data-lo", String(this.binned.edges[b0]));
-    el.setAttribute("data-hi", String(this.binned.edges[b1 + 1]));
+    const b: [number, number] | null = this.dragging ? [this.dragging.b0, this.dragging.b1] : this.brush;
+    if (this.brushEl) placeBrush(this.brushEl, b, this.binned, this.plotW);
   }
 
   private renderStatus(): void {
@@ -379,9 +254,7 @@ export class HistogramView {
         this.commit(binRangeMask(this.binned.rowBin, b0, b1), "range", this.rangeRegion(b0, b1), [b0, b1]);
       } else this.renderBrush();
     });
-    host.addEventListener("pointerleave", () => {
-      this.tooltip.hidden = true;
-    });
+    host.addEventListener("pointerleave", () => this.tooltip.hide());
     if (typeof ResizeObserver !== "undefined") {
       this.resizeObserver = new ResizeObserver(() => {
         const r = this.plotHost.getBoundingClientRect();
@@ -410,7 +283,7 @@ export class HistogramView {
     } catch {
       // synthetic events (tests)
     }
-    this.tooltip.hidden = true;
+    this.tooltip.hide();
     ev.preventDefault();
   }
 
@@ -499,29 +372,12 @@ export class HistogramView {
   }
 
   private hover(p: { x: number; y: number; inside: boolean }): void {
-    const tip = this.tooltip;
     if (!p.inside || !this.data || this.nBars === 0) {
-      tip.hidden = true;
+      this.tooltip.hide();
       return;
     }
     const i = pixelToBin(p.x, this.plotW, this.nBars);
-    const label = this.binned
-      ? `[${formatNumber(this.binned.edges[i])}, ${formatNumber(this.binned.edges[i + 1])}${i === this.nBars - 1 ? "]" : ")"}`
-      : this.data.kind === "categorical"
-        ? this.data.categories[i]
-        : "";
-    const s = this.selCounts[i] ?? 0;
-    tip.replaceChildren(
-      h("div", { class: "nbd-hist-tt-title" }, label),
-      h("div", {}, `${formatNumber(this.counts[i])} rows`),
-      ...(s > 0 ? [h("div", { class: "nbd-hist-tt-sel" }, `${formatNumber(s)} selected`)] : []),
-    );
-    tip.hidden = false;
-    const barW = this.plotW / this.nBars;
-    let left = this.layout.left + (i + 1) * barW + 6;
-    const tw = tip.offsetWidth;
-    if (tw > 0 && left + tw > this.layout.width) left = Math.max(0, this.layout.left + i * barW - tw - 6);
-    tip.style.left = `${Math.round(left)}px`;
-    tip.style.top = `${this.layout.top}px`;
+    const title = barTitle(i, this.binned, this.data.kind === "categorical" ? this.data.categories : null);
+    this.tooltip.show(i, this.nBars, title, this.counts[i], this.selCounts[i] ?? 0, this.layout, this.plotW);
   }
 }

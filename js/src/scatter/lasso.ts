@@ -4,7 +4,7 @@
  * so a self-intersecting lasso behaves like SVG's `fill-rule: evenodd`.
  */
 
-import { Bitmask } from "../selection";
+import { Bitmask } from "../shared/selection";
 
 export type Polygon = ArrayLike<number>;
 

@@ -43,6 +43,20 @@ export interface PointStyle {
   ringColor: string;
 }
 
+/** What the scatter view needs from a renderer ({@link PointRenderer}, or a stub in tests). */
+export interface Renderer {
+  readonly frames: number;
+  setData(data: PointData): void;
+  setColor(color: ColorSpec): void;
+  setSelection(bits: Uint8Array | null, any: boolean): void;
+  setHover(i: number): void;
+  setStyle(style: Partial<PointStyle>): void;
+  resize(cssWidth: number, cssHeight: number, dpr: number): void;
+  draw(t: ViewTransform): void;
+  litPixels?(t: ViewTransform): number;
+  destroy(): void;
+}
+
 const SEL_TEX_WIDTH = 4096;
 
 const VERTEX = `#version 300 es
@@ -169,7 +183,7 @@ export const DEFAULT_STYLE: PointStyle = {
   ringColor: "#111111",
 };
 
-export class PointRenderer {
+export class PointRenderer implements Renderer {
   readonly canvas: HTMLCanvasElement;
   private gl: WebGL2RenderingContext;
   private program: WebGLProgram;

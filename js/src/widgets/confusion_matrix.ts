@@ -7,15 +7,15 @@
  * `save_changes()`), or the shared selection when the matrix is linked to other views.
  */
 
-import "../ui/theme.css";
+import "../shared/theme.css";
 import "../confusion/confusion_matrix.css";
 
 import type { RenderProps } from "@anywidget/types";
 
-import { asUint16 } from "../codecs";
+import { asUint16 } from "../shared/codecs";
 import { ConfusionMatrixView } from "../confusion/view";
 import { parseNormalize } from "../confusion/matrix";
-import { SelectionBinding, type SelectionTraits } from "../link/binding";
+import { SelectionBinding, type SelectionTraits } from "../shared/link/binding";
 
 /** The synced traits, as the front end sees them. */
 export interface ConfusionMatrixTraits extends SelectionTraits {

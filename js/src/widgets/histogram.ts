@@ -7,15 +7,15 @@
  * range), or the shared selection when linked, where other views follow the brush while it moves.
  */
 
-import "../ui/theme.css";
-import "../ui/view.css";
+import "../shared/theme.css";
+import "../shared/view.css";
 import "../histogram/histogram.css";
 
 import type { RenderProps } from "@anywidget/types";
 
-import { asFloat32, asUint16, asUint8 } from "../codecs";
+import { asFloat32, asUint16, asUint8 } from "../shared/codecs";
 import { HistogramView, type HistogramData } from "../histogram/view";
-import { SelectionBinding, type SelectionInfo, type SelectionTraits } from "../link/binding";
+import { SelectionBinding, type SelectionInfo, type SelectionTraits } from "../shared/link/binding";
 
 export interface HistogramTraits extends SelectionTraits {
   column: string;

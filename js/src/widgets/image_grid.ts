@@ -7,20 +7,20 @@
  * full-size images are pulled through the RPC channel (`page` and `image` requests).
  */
 
-import "../ui/theme.css";
+import "../shared/theme.css";
 import "../grid/image_grid.css";
 
 import type { RenderProps } from "@anywidget/types";
 
-import { asUint32, type BinaryLike } from "../codecs";
+import { asUint32, type BinaryLike } from "../shared/codecs";
 import { decodeBoxes, type Box } from "../grid/boxes";
 import type { DetailData } from "../grid/detail";
 import type { Caption, ItemData } from "../grid/loader";
 import type { GridSettings } from "../grid/settings";
 import { ImageGridView } from "../grid/view";
-import { SelectionBinding, type SelectionTraits } from "../link/binding";
-import { RpcClient } from "../rpc";
-import { Bitmask } from "../selection";
+import { SelectionBinding, type SelectionTraits } from "../shared/link/binding";
+import { RpcClient } from "../shared/rpc";
+import { Bitmask } from "../shared/selection";
 
 export interface ImageGridTraits extends SelectionTraits {
   _level: string;

@@ -8,18 +8,19 @@
  * thumbnail through the RPC channel (`point` method, own timeout).
  */
 
-import "../ui/theme.css";
-import "../ui/view.css";
+import "../shared/theme.css";
+import "../shared/view.css";
 import "../scatter/scatter.css";
 
 import type { RenderProps } from "@anywidget/types";
 
-import { asFloat32, asUint16, asUint8 } from "../codecs";
-import { SelectionBinding, type SelectionTraits } from "../link/binding";
-import { RpcClient } from "../rpc";
+import { asFloat32, asUint16, asUint8 } from "../shared/codecs";
+import { SelectionBinding, type SelectionTraits } from "../shared/link/binding";
+import { RpcClient } from "../shared/rpc";
 import { categoryColors, MISSING_COLOR, DEFAULT_COLOR, valueRange } from "../scatter/colors";
+import type { PointDetails, ScatterData } from "../scatter/data";
 import type { ColorSpec } from "../scatter/renderer";
-import { ScatterView, type PointDetails, type ScatterData } from "../scatter/view";
+import { ScatterView } from "../scatter/view";
 
 export interface ScatterTraits extends SelectionTraits {
   _x: DataView | null;

@@ -20,6 +20,15 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return el;
 }
 
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/** Create an SVG element: `svgEl("rect", { x: 0, width: 10 })` (every attribute is set). */
+export function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number> = {}): SVGElementTagNameMap[K] {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  return el;
+}
+
 /** Whether a pointer event asks to add to the selection (shift, ctrl or cmd held). */
 export function isAdditive(ev: { shiftKey: boolean; ctrlKey: boolean; metaKey: boolean }): boolean {
   return ev.shiftKey || ev.ctrlKey || ev.metaKey;

@@ -1,0 +1,165 @@
+"""The two tables' shape: default columns, dtypes, and the checks every row must pass.
+
+Plain functions over DataFrames, used by :class:`~nbdiag.core.DatasetCore` when it is built
+and when a run's boxes are added.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable, Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import validation as v
+
+#: columns every ``samples`` table has (more may be added by analyses and users)
+SAMPLE_COLUMNS = ("path", "width", "height", "label", "split", "issues")
+#: columns every ``objects`` table has
+OBJECT_COLUMNS = ("sample_id", "label", "x", "y", "w", "h", "source", "score", "iscrowd")
+#: the ``source`` of ground-truth boxes (predicted boxes carry their run's name)
+GT = "gt"
+
+
+def as_class_names(values: Iterable[Any]) -> list[str]:
+    return [str(c) for c in values]
+
+
+def missing(value: Any) -> bool:
+    """None or a scalar NaN (how a missing path or label arrives from pandas)."""
+    return value is None or (
+        not isinstance(value, (str, bytes, os.PathLike)) and bool(pd.isna(value))
+    )
+
+
+def natural_key(name: str) -> tuple[Any, ...]:
+    """Sort "2" before "10" while keeping plain names alphabetical."""
+    return (0, int(name), "") if name.lstrip("-").isdigit() else (1, 0, name)
+
+
+def empty_objects() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "sample_id": pd.Series(dtype=object),
+            "label": pd.Series(dtype=object),
+            "x": pd.Series(dtype=float),
+            "y": pd.Series(dtype=float),
+            "w": pd.Series(dtype=float),
+            "h": pd.Series(dtype=float),
+        }
+    )
+
+
+def empty_tags() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": pd.Series(dtype=object),
+            "tag": pd.Series(dtype=str),
+            "level": pd.Series(dtype=str),
+            "created": pd.Series(dtype="datetime64[ns, UTC]"),
+        }
+    )
+
+
+def categorical(values: pd.Series, class_names: list[str]) -> pd.Series:
+    return pd.Series(
+        pd.Categorical(values, categories=class_names), index=values.index, name=values.name
+    )
+
+
+def normalise_samples(s: pd.DataFrame, class_names: list[str]) -> pd.DataFrame:
+    """``s`` (changed in place) with every default column, in the documented dtypes."""
+    defaults: dict[str, Any] = {
+        "path": None,
+        "width": np.nan,
+        "height": np.nan,
+        "label": np.nan,
+        "split": None,
+        "issues": "",
+    }
+    for col, default in defaults.items():
+        if col not in s.columns:
+            s[col] = default
+    if s["label"].notna().any():
+        v.check_labels(s["label"], class_names, "samples.label")
+    s["label"] = categorical(s["label"], class_names)
+    # object dtype so that a missing path is None (pandas >= 3 would store NaN in a str column)
+    paths = [None if missing(p) else os.fspath(p) for p in s["path"].to_numpy(dtype=object)]
+    s["path"] = pd.Series(paths, index=s.index, dtype=object)
+    s["width"] = pd.to_numeric(s["width"], errors="raise").astype(float)
+    s["height"] = pd.to_numeric(s["height"], errors="raise").astype(float)
+    s["issues"] = s["issues"].fillna("").astype(str)
+    first = list(SAMPLE_COLUMNS)
+    return s[first + [c for c in s.columns if c not in first]]
+
+
+def normalise_objects(o: pd.DataFrame, class_names: list[str]) -> pd.DataFrame:
+    """``o`` (changed in place) with every default column, in the documented dtypes."""
+    if "label" not in o.columns:
+        o["label"] = np.nan
+    if "source" not in o.columns:
+        o["source"] = GT
+    o["source"] = o["source"].fillna(GT).astype(str)
+    if "score" not in o.columns:
+        o["score"] = np.nan
+    if "iscrowd" not in o.columns:
+        o["iscrowd"] = False
+    o["iscrowd"] = o["iscrowd"].fillna(False).astype(bool)
+    for col in ("x", "y", "w", "h", "score"):
+        o[col] = pd.to_numeric(o[col], errors="raise").astype(float)
+    if o["label"].notna().any():
+        v.check_labels(o["label"], class_names, "objects.label")
+    o["label"] = categorical(o["label"], class_names)
+    first = list(OBJECT_COLUMNS)
+    return o[first + [c for c in o.columns if c not in first]]
+
+
+def check_objects(o: pd.DataFrame, samples: pd.DataFrame) -> None:
+    """Boxes name known samples, lie inside their images, and predictions carry scores."""
+    if not len(o):
+        return
+    v.check_known_ids(o["sample_id"], samples.index, "sample (in objects.sample_id)")
+    sizes = samples[["width", "height"]]
+    is_gt = (o["source"] == GT).to_numpy()
+    if is_gt.any():
+        v.check_boxes(o[is_gt], sizes)
+    if not is_gt.all():
+        preds = o[~is_gt]
+        v.check_boxes(preds, sizes, what="predicted box")
+        v.check_scores(preds["score"], "predicted box")
+
+
+def ids_from(
+    items: Any, level: str | None, samples: pd.DataFrame, objects: pd.DataFrame
+) -> tuple[list[Any], str]:
+    """Ids and level ("sample" / "object") from ids, a boolean mask, or a DataFrame."""
+    if level not in (None, "sample", "object"):
+        raise ValueError(f"level must be 'sample' or 'object', got {level!r}")
+    if isinstance(items, (pd.DataFrame, pd.Series)):
+        if level is None and items.index.name == "object_id":
+            level = "object"
+        if isinstance(items, pd.Series) and pd.api.types.is_bool_dtype(items.dtype):
+            ids = list(items.index[items.to_numpy(dtype=bool)])
+        elif isinstance(items, pd.DataFrame):
+            ids = list(items.index)
+        else:
+            ids = list(items)
+    elif isinstance(items, np.ndarray) and items.dtype == bool:
+        table = objects if level == "object" else samples
+        level = level or "sample"
+        v.check_same_length("the boolean mask", items, f"{level}s", table)
+        ids = list(table.index[items])
+    elif isinstance(items, (str, bytes)) or (
+        isinstance(items, Hashable) and not isinstance(items, (tuple, pd.Index))
+    ):
+        ids = [items]
+    else:
+        ids = list(items)
+    if level is None:
+        in_samples = pd.Index(ids).isin(samples.index)
+        level = "sample" if in_samples.all() else "object"
+    table = samples if level == "sample" else objects
+    v.check_known_ids(ids, table.index, level)
+    return ids, level

@@ -1,0 +1,34 @@
+"""Evaluate a dataset's run, whatever its kind: what ``ds.evaluate(run)`` calls."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..core import ClassificationRun
+from .classification import ClassificationEvaluation
+from .detection import DetectionEvaluation, evaluate_detection_run
+
+if TYPE_CHECKING:
+    from ..core import DatasetCore
+
+
+def evaluate_run(
+    ds: DatasetCore, run: str | None = None, **kwargs: Any
+) -> ClassificationEvaluation | DetectionEvaluation:
+    """Evaluate ``run`` of ``ds`` (its only run when omitted) against the ground truth.
+
+    Classification runs give a :class:`~nbdiag.ClassificationEvaluation`; detection runs a
+    :class:`~nbdiag.DetectionEvaluation` (keyword arguments such as ``iou_threshold`` and
+    ``score_threshold`` are passed on). ``progress`` is accepted for every run, so one loop
+    can evaluate runs of both kinds (classification is instant and shows none).
+    """
+    r = ds._get_run(run)
+    if isinstance(r, ClassificationRun):
+        kwargs.pop("progress", None)
+        if kwargs:
+            raise TypeError(
+                f"run {r.name!r} is a classification run: {sorted(kwargs)} apply to "
+                "detection runs only"
+            )
+        return ClassificationEvaluation.from_dataset(ds, r.name)
+    return evaluate_detection_run(ds, r.name, **kwargs)
