@@ -198,22 +198,11 @@ class DatasetCore:
         *,
         replace: bool = False,
     ) -> Run:
-        """Attach a model's predictions as a named run.
-
-        Classification, any of:
-
-        - a 2-D array of class probabilities, one row per sample in ``samples`` order;
-        - a 1-D array / list of predicted classes (names or indices) in ``samples`` order;
-        - a DataFrame indexed by sample id with one probability column per class name, or a
-          ``prediction`` column (and optionally ``confidence``).
-
-        Detection: a DataFrame of boxes with ``sample_id``, ``label``, ``x``, ``y``, ``w``,
-        ``h``, ``score`` (pixels, top-left origin; an ``object_id`` column sets the box ids,
-        else they are ``"<name>:<i>"``).
-
-        With ``replace=True`` an existing run of that name is replaced, but only once the new
-        predictions have passed validation.
-        """
+        """Attach a model's predictions as a named run: class probabilities or predicted
+        classes (classification), or a DataFrame of boxes (detection). The forms accepted are
+        documented on :meth:`nbdiag.Dataset.add_run`, which also reads COCO result files and
+        records the run in a bound store. ``replace=True`` replaces a run of that name once
+        the new predictions have passed validation."""
         self._check_run_name(name, replace)
         self._refuse_if_stale(f"add_run({name!r})")
         # the other runs' and the ground truth's boxes: what a replacement is checked against
