@@ -57,6 +57,13 @@ afterEach(() => {
 });
 
 describe("ConfusionMatrix rendering", () => {
+  it("says there is nothing to show for classes without rows, and does not fail", () => {
+    const { el } = setup({ n_rows: 0, _y_true: u16([]), _y_pred: u16([]) });
+    expect(el.querySelector(".nbd-cm-empty")?.textContent).toBe("No samples to show.");
+    expect(el.querySelectorAll("td").length).toBe(0);
+    expect(el.textContent).not.toMatch(/cannot draw/i);
+  });
+
   it("draws the protocol's DOM with counts", () => {
     const { el, q } = setup();
     const root = q("nbdiag-confusion-matrix");

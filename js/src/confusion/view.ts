@@ -249,6 +249,7 @@ export class ConfusionMatrixView {
     this.root.classList.add(sizeClass(k));
 
     if (k === 0 || this.n === 0) {
+      this.table = { cells: [], rowHeads: [], colHeads: [] }; // nothing to paint or hover
       this.scroll.replaceChildren(h("div", { class: "nbd-cm-empty" }, "No samples to show."));
       return;
     }
