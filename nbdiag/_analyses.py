@@ -25,7 +25,7 @@ from .embeddings import (
 from .issues import find_label_issues, out_of_fold_probabilities
 from .metrics import apply_flags, compute_metrics
 from .selection import apply_labeling_functions, select_for_labeling
-from .slices import metric_importance, performance_by, worst_slices
+from .slices import metric_importance, performance_by, quality_by, worst_slices
 
 if TYPE_CHECKING:
     from .core import DatasetCore
@@ -79,6 +79,17 @@ class AnalysesMixin:
         """Performance of ``run`` in quantile bins of ``metric``, with Wilson intervals.
         See :func:`nbdiag.slices.performance_by`."""
         return performance_by(self, metric, run, bins, confidence=confidence)
+
+    def quality_by(
+        self: DatasetCore,
+        by: str = "annotator",
+        run: str | None = None,
+        **kwargs: Any,
+    ) -> pd.DataFrame:
+        """Label quality per annotator (or per any column: ``"split"``, a metric): labels made,
+        share flagged as likely errors with its interval, agreement with the model, box fit.
+        See :func:`nbdiag.slices.quality_by`."""
+        return quality_by(self, by, run, **kwargs)
 
     def metric_importance(
         self: DatasetCore,

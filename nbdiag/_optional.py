@@ -21,6 +21,7 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "umap": ("umap", "UMAP projections"),
     "dask": ("dask", "Dask execution"),
     "faiss": ("faiss", "the faiss nearest-neighbour backend"),
+    "datasets": ("hf", "Hugging Face datasets"),
 }
 
 

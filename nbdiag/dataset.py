@@ -30,7 +30,13 @@ from .io.coco import coco_results_to_frame, from_coco
 from .io.dataframe import from_dataframe
 from .io.export import export as export_items
 from .io.folder import from_folder
+from .io.formats.cvat import from_cvat
+from .io.formats.hf import from_hf
+from .io.formats.labelstudio import from_labelstudio
+from .io.formats.voc import from_voc
+from .io.formats.yolo import from_yolo, read_yolo_predictions
 from .io.relabel import import_labels
+from .io.run_boxes import boxes_to_xywh, detections_to_frame
 from .io.torch import from_torch
 from .store import Store, _project
 
@@ -59,7 +65,8 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin, DatasetCore, facade=True):
         A display name.
 
     Most users start from a constructor: :meth:`from_dataframe`, :meth:`from_folder`,
-    :meth:`from_coco`, :meth:`from_arrays` or :meth:`from_torch`.
+    :meth:`from_coco`, :meth:`from_yolo`, :meth:`from_voc`, :meth:`from_hf`,
+    :meth:`from_labelstudio`, :meth:`from_cvat`, :meth:`from_arrays` or :meth:`from_torch`.
 
     Examples
     --------
@@ -76,6 +83,9 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin, DatasetCore, facade=True):
         predictions: pd.DataFrame | np.ndarray | Sequence[Any] | str | os.PathLike[str],
         *,
         replace: bool = False,
+        format: str | None = None,
+        box_format: str | None = None,
+        label_offset: int = 0,
     ) -> Run:
         """Attach a model's predictions as a named run.
 
@@ -86,20 +96,51 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin, DatasetCore, facade=True):
         - a DataFrame indexed by sample id with one probability column per class name, or a
           ``prediction`` column (and optionally ``confidence``).
 
-        Detection: a DataFrame of boxes with ``sample_id``, ``label``, ``x``, ``y``, ``w``,
-        ``h``, ``score`` (pixels, top-left origin; an ``object_id`` column sets the box ids,
-        else they are ``"<name>:<i>"``), or COCO results (a list of result dicts or the path
-        of a results JSON) when the dataset was loaded from COCO.
+        Detection, any of:
+
+        - a DataFrame of boxes with ``sample_id``, ``label``, ``x``, ``y``, ``w``, ``h``,
+          ``score`` (pixels, top-left origin; an ``object_id`` column sets the box ids, else
+          they are ``"<name>:<i>"``); with ``box_format=`` boxes in another convention:
+          ``"xyxy"`` (``x1, y1, x2, y2``), ``"cxcywh"``, or normalised to the image size
+          ``"xyxyn"``, ``"cxcywhn"`` (YOLO), ``"xywhn"`` (see
+          :func:`nbdiag.io.run_boxes.boxes_to_xywh` for the column names read);
+        - torchvision-style outputs: a list of ``{"boxes", "labels", "scores"}`` dicts (tensors
+          or arrays; one per sample in ``samples`` order, or a dict by sample id), boxes
+          ``xyxy`` unless ``box_format=`` says otherwise, labels class indices (``label_offset=1``
+          for models whose class 0 is the background) or names;
+        - YOLO prediction files (``yolo predict save_txt=True save_conf=True``): their folder,
+          with ``format="yolo"``;
+        - COCO results (a list of result dicts or the path of a results JSON) when the dataset
+          was loaded from COCO.
 
         With ``replace=True`` an existing run of that name is replaced, but only once the new
         predictions have passed validation. A dataset bound to a store saves the run and
         records it in :attr:`run_history`.
         """
         self._check_run_name(name, replace)
-        if isinstance(predictions, (str, os.PathLike)) or (
-            isinstance(predictions, list) and predictions and isinstance(predictions[0], Mapping)
+        if format not in (None, "coco", "yolo"):
+            raise ValueError(f"format must be None, 'coco' or 'yolo', got {format!r}")
+        if format == "yolo":
+            predictions = read_yolo_predictions(self, predictions)  # type: ignore[arg-type]
+        elif _detection_dicts(predictions):
+            predictions = detections_to_frame(
+                predictions,  # type: ignore[arg-type]
+                self,
+                box_format=box_format or "xyxy",
+                label_offset=label_offset,
+            )
+        elif isinstance(predictions, pd.DataFrame) and box_format is not None:
+            predictions = boxes_to_xywh(predictions, self, box_format=box_format)
+        elif (
+            format == "coco"
+            or isinstance(predictions, (str, os.PathLike))
+            or (
+                isinstance(predictions, list)
+                and predictions
+                and isinstance(predictions[0], Mapping)
+            )
         ):
-            predictions = coco_results_to_frame(predictions, self)
+            predictions = coco_results_to_frame(predictions, self)  # type: ignore[arg-type]
         run = super().add_run(name, predictions, replace=replace)
         _project.on_runs_changed(self)
         return run
@@ -211,9 +252,9 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin, DatasetCore, facade=True):
         **kwargs: Any,
     ) -> os.PathLike[str]:
         """Export samples (all, or ids / mask / DataFrame) with their image paths and current
-        labels or boxes for relabelling, as ``"coco"``, ``"csv"`` or ``"parquet"``;
-        ``predictions=run`` adds that run's predictions as pre-labels. See
-        :func:`nbdiag.io.export.export`."""
+        labels or boxes for relabelling, as ``"coco"``, ``"csv"``, ``"parquet"``, ``"yolo"``,
+        ``"voc"``, ``"labelstudio"`` or ``"cvat"``; ``predictions=run`` adds that run's
+        predictions as pre-labels. See :func:`nbdiag.io.export.export`."""
         return export_items(self, items, format=format, path=path, **kwargs)
 
     def import_labels(
@@ -222,8 +263,9 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin, DatasetCore, facade=True):
         format: str | None = None,
         **kwargs: Any,
     ) -> pd.DataFrame:
-        """Read corrected labels (COCO / CSV / Parquet, e.g. an edited :meth:`export`, or in
-        memory: a Series of labels by sample id, a DataFrame shaped like the CSV), replace
+        """Read corrected labels (COCO, CSV, Parquet, YOLO, VOC, a Label Studio export or CVAT
+        XML, e.g. after an :meth:`export`, or in memory: a Series of labels by sample id, a
+        DataFrame shaped like the CSV), replace
         the labels of the samples named, keep the old ones in :attr:`label_history`,
         and return what changed. See :func:`nbdiag.io.relabel.import_labels`."""
         return import_labels(self, path, format=format, **kwargs)
@@ -277,3 +319,46 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin, DatasetCore, facade=True):
     def from_torch(cls, dataset: Any, **kwargs: Any) -> Dataset:
         """From a ``torch.utils.data.Dataset`` yielding ``(image, label)`` pairs."""
         return from_torch(dataset, **kwargs)
+
+    @classmethod
+    def from_yolo(
+        cls, source: str | os.PathLike[str], split: str | Sequence[str] | None = None, **kwargs: Any
+    ) -> Dataset:
+        """From a YOLO / Ultralytics dataset: its ``data.yaml`` or folder. See
+        :func:`nbdiag.io.formats.yolo.from_yolo`."""
+        return from_yolo(source, split, **kwargs)
+
+    @classmethod
+    def from_voc(
+        cls, root: str | os.PathLike[str], split: str | Sequence[str] | None = None, **kwargs: Any
+    ) -> Dataset:
+        """From a Pascal VOC folder (``Annotations/``, ``JPEGImages/``, ``ImageSets/Main``).
+        See :func:`nbdiag.io.formats.voc.from_voc`."""
+        return from_voc(root, split, **kwargs)
+
+    @classmethod
+    def from_hf(cls, dataset: Any, **kwargs: Any) -> Dataset:
+        """From a Hugging Face ``datasets.Dataset`` (images read in place). See
+        :func:`nbdiag.io.formats.hf.from_hf`."""
+        return from_hf(dataset, **kwargs)
+
+    @classmethod
+    def from_labelstudio(cls, source: Any, **kwargs: Any) -> Dataset:
+        """From a Label Studio JSON export. See
+        :func:`nbdiag.io.formats.labelstudio.from_labelstudio`."""
+        return from_labelstudio(source, **kwargs)
+
+    @classmethod
+    def from_cvat(cls, source: str | os.PathLike[str], **kwargs: Any) -> Dataset:
+        """From a CVAT for images 1.1 XML. See :func:`nbdiag.io.formats.cvat.from_cvat`."""
+        return from_cvat(source, **kwargs)
+
+
+def _detection_dicts(predictions: Any) -> bool:
+    """torchvision-style outputs: dicts with ``boxes`` (a list of them, or by sample id)."""
+    if isinstance(predictions, Mapping):
+        first = next(iter(predictions.values()), None)
+        return isinstance(first, Mapping) and "boxes" in first
+    if isinstance(predictions, (list, tuple)) and predictions:
+        return isinstance(predictions[0], Mapping) and "boxes" in predictions[0]
+    return False

@@ -41,7 +41,7 @@ HELPER_FUNCTIONS = ("require", "optional")
 #: extras for developers, never a runtime dependency of nbdiag's code
 DEV_EXTRAS = {"test", "docs"}
 #: user-facing extras that ``all`` leaves out; the README's install section says why
-NOT_IN_ALL = {"umap", "dask"}
+NOT_IN_ALL = {"umap", "dask", "hf"}
 #: distributions nbdiag's code needs without importing them: (source pattern, why)
 IMPLICIT = {
     "pyarrow": (r"\.to_parquet\(|read_parquet\(", "pandas' Parquet engine (store, export)"),

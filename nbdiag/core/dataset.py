@@ -86,10 +86,14 @@ class DatasetCore:
         self._objects = self._normalise_objects(objects)
         self._check_objects(self._objects)
 
-        self._images: dict[Hashable, np.ndarray] = dict(images or {})
+        # a dict is copied and checked; any other Mapping is an image source read lazily (e.g.
+        # images encoded inside a Hugging Face Arrow file), whose reader gave the sizes
+        lazy = images is not None and not isinstance(images, dict)
+        self._images: Mapping[Hashable, np.ndarray] = images if lazy else dict(images or {})
         if self._images:
             v.check_known_ids(self._images.keys(), self._samples.index, "sample (in images)")
-            self._fill_sizes_from_arrays()
+            if not lazy:
+                self._fill_sizes_from_arrays()
         self.name = name
         self.runs: dict[str, Run] = {}
         for source in self._objects["source"].unique():

@@ -64,7 +64,8 @@ def from_coco(
         Show a progress bar while checking files (default: from 200 files on).
 
     Sample ids are the COCO image ids and object ids the annotation ids; ``bbox`` becomes
-    ``x, y, w, h``; ``iscrowd`` and ``area`` are kept (COCO evaluation uses the annotation's
+    ``x, y, w, h``; an annotation's ``annotator`` (or ``attributes.annotator``) becomes the
+    object's ``annotator`` column, an image's extra keys (``annotator`` too) sample columns; ``iscrowd`` and ``area`` are kept (COCO evaluation uses the annotation's
     ``area``, not the box's, for its small/medium/large ranges). :attr:`Dataset.class_names` are
     the category names in category-id order and ``ds.coco_categories`` maps id to name.
 
@@ -280,7 +281,20 @@ def _annotations_frame(
     )
     no_area = ~np.isfinite(frame["area"].to_numpy())
     frame.loc[no_area, "area"] = boxes[no_area, 2] * boxes[no_area, 3]
+    annotators = [_annotator(a) for a in anns]
+    if any(x is not None for x in annotators):
+        frame["annotator"] = pd.Series(annotators, index=index, dtype=object)
     return frame
+
+
+def _annotator(ann: Mapping[str, Any]) -> str | None:
+    """Who drew an annotation: its ``annotator`` key, or ``attributes.annotator`` (where CVAT's
+    and other tools' COCO exports keep per-object attributes)."""
+    value = ann.get("annotator")
+    attrs = ann.get("attributes")
+    if value is None and isinstance(attrs, Mapping):
+        value = attrs.get("annotator")
+    return None if value is None or value == "" else str(value)
 
 
 def _bbox_array(

@@ -23,12 +23,13 @@ from ..core import validation as v
 from ..core.runs import ClassificationRun, DetectionRun
 from ..store._atomic import atomic_write_text, atomic_write_with
 from ..store._codec import native
+from .formats import EXTENSIONS, FOLDER_FORMATS, WRITERS
 
 if TYPE_CHECKING:
     from ..core import DatasetCore
 
-FORMATS = ("coco", "csv", "parquet")
-_EXT = {"coco": ".json", "csv": ".csv", "parquet": ".parquet"}
+FORMATS = ("coco", "csv", "parquet", *WRITERS)
+_EXT = {"coco": ".json", "csv": ".csv", "parquet": ".parquet", **EXTENSIONS}
 IMAGE_MODES = ("auto", "reference", "copy")
 
 
@@ -56,9 +57,14 @@ def export(
     format
         ``"coco"`` (detection: a COCO instances JSON), ``"csv"`` or ``"parquet"`` (one row
         per sample for classification; one row per box for detection, with a box-less row for
-        samples without boxes).
+        samples without boxes); ``"yolo"`` (an Ultralytics dataset folder), ``"voc"`` (a Pascal
+        VOC folder), ``"labelstudio"`` (tasks to import into Label Studio, with a labelling
+        config) or ``"cvat"`` (CVAT for images 1.1 XML). ``docs/formats.md`` says what maps to
+        what.
     path
-        Output file (default ``<dataset name>_export.<ext>`` in the working directory).
+        Output file, or folder for ``"yolo"`` and ``"voc"`` (default
+        ``<dataset name>_export.<ext>``, or ``<dataset name>_<format>/``, in the working
+        directory).
     predictions
         A run whose predictions are added as pre-labels: for COCO, annotations with a
         ``score`` and ``"nbdiag_prelabel": run``; for CSV/Parquet, rows with ``source`` =
@@ -102,11 +108,19 @@ def export(
         )
     if path is None:
         stem = re.sub(r"[^\w.-]+", "_", ds.name).strip("_") or "dataset"
-        path = Path(f"{stem}_export{_EXT[format]}")
+        path = Path(
+            f"{stem}_{format}" if format in FOLDER_FORMATS else f"{stem}_export{_EXT[format]}"
+        )
     path = Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
+    if format in FOLDER_FORMATS:  # the writer links or copies the images into its folder
+        paths = ds.samples.loc[sample_ids, "path"]
+        files = {i: None if p is None else os.path.abspath(p) for i, p in paths.items()}
+        return WRITERS[format](ds, sample_ids, files, run, min_score, include_labels, path)
     if path.is_dir():
         raise ValueError(f"path must be a file, but {os.fspath(path)!r} is a folder")
     files = _image_files(ds, sample_ids, path, images)
+    if format in WRITERS:
+        return WRITERS[format](ds, sample_ids, files, run, min_score, include_labels, path)
     if format == "coco":
         assert run is None or isinstance(run, DetectionRun)
         data = _coco(ds, sample_ids, files, run, min_score, include_labels)

@@ -19,6 +19,7 @@ from .._optional import require
 from .._version import __version__
 from ..store._atomic import atomic_write_text
 from . import _sections as sec
+from ._annotators import annotators
 from ._html import CSS, esc, note
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ SECTIONS = (
     ("performance", "Performance by the metrics that matter most", sec.performance),
     ("worst_slices", "Worst slices", sec.worst),
     ("label_errors", "Likely label errors", sec.label_errors),
+    ("annotators", "Labels by annotator", annotators),
     ("comparison", "Run comparison", sec.comparison),
     ("records", "Project records", sec.records),
 )

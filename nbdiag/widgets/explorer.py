@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 #: per-sample columns of a classification run, in the order histograms prefer them
 _RUN_COLUMNS = ("confidence", "loss", "margin", "entropy")
 #: sample columns never offered as metric histograms
+#: the column naming who made a label (samples, or ground-truth boxes)
+ANNOTATOR = "annotator"
 _NOT_METRICS = {"width", "height", "embedding_x", "embedding_y", "p_label"}
 
 
@@ -155,8 +157,9 @@ def explore(
     Shows whichever apply: a :class:`Scatter` of the 2-D embedding (``embedding_x`` /
     ``embedding_y``, from ``nbdiag.embeddings.project``), the :class:`ConfusionMatrix` of a
     classification run, :class:`Histogram` s of a few metrics (the run's confidence / loss /
-    margin, the dataset's metric columns; a detection run's prediction scores and IoUs), and the
-    :class:`ImageGrid`.
+    margin, the dataset's metric columns; a detection run's prediction scores and IoUs), a bar
+    chart of who labelled what when the boxes or samples have an ``annotator`` column (click an
+    annotator: their labels everywhere), and the :class:`ImageGrid`.
 
     Parameters
     ----------
@@ -264,7 +267,18 @@ def _histogram_specs(
         col = samples[c]
         if pd.api.types.is_float_dtype(col.dtype) and col.notna().any() and col.nunique() > 1:
             out.append((c, ds, c, "samples"))
-    return out[:limit]
+    return _annotator_spec(ds) + out[:limit]
+
+
+def _annotator_spec(ds: DatasetCore) -> list[tuple[str, Any, str, str]]:
+    """A bar chart of who made the labels (click a bar: that annotator's labels), when the
+    ground-truth boxes or the samples name their annotator."""
+    gt = ds.gt_objects
+    if ANNOTATOR in gt.columns and gt[ANNOTATOR].notna().any():
+        return [(ANNOTATOR, gt[["sample_id", ANNOTATOR]], ANNOTATOR, "objects")]
+    if ANNOTATOR in ds.samples.columns and ds.samples[ANNOTATOR].notna().any():
+        return [(ANNOTATOR, ds, ANNOTATOR, "samples")]
+    return []
 
 
 def _image_grid(ds: DatasetCore, run: str | None) -> SelectionWidget | None:

@@ -10,6 +10,8 @@ One JupyterLab server and one Chromium per test session; one page (and one noteb
 - ``notebook``: ``nb = notebook.open(name)`` opens a notebook in its own workspace, waits for the
   kernel (REST and UI); ``nb.run_all()`` runs every cell through the Run menu and raises
   :class:`NotebookError` naming the first failing cell.
+- ``notebook7``, ``nb7_page``, ``nb7_notebook``: the same for Jupyter Notebook 7 (its own server,
+  started only when a test asks for it; notebooks open at ``/notebooks/<path>``).
 
 Environment: ``E2E_CHROMIUM`` (default ``/usr/bin/chromium``), ``E2E_ARTIFACTS`` (default
 ``tests/e2e/artifacts``), ``E2E_HEADED=1`` to watch the browser.
@@ -28,6 +30,7 @@ from .harness import (
     HERE,
     VIEWPORT,
     JupyterLab,
+    Notebook7,
     Notebooks,
     artifact_dir,
 )
@@ -117,6 +120,10 @@ def artifacts(request: pytest.FixtureRequest) -> Path:
 def page(browser_context, request: pytest.FixtureRequest, artifacts: Path, lab: JupyterLab):
     """A fresh page; console captured; final screenshot + console log (and, on failure, the
     server log tail) saved in the test's artifact dir."""
+    yield from _page(browser_context, request, artifacts, lab)
+
+
+def _page(browser_context, request: pytest.FixtureRequest, artifacts: Path, lab: JupyterLab):
     pg = browser_context.new_page()
     pg.set_default_timeout(60_000)
     console: list[str] = []
@@ -141,5 +148,37 @@ def page(browser_context, request: pytest.FixtureRequest, artifacts: Path, lab: 
 def notebook(lab: JupyterLab, page):
     """Open notebooks in the test's page; their kernels are shut down after the test."""
     factory = Notebooks(lab, page)
+    yield factory
+    factory.close_all()
+
+
+# ----------------------------------------------------------------------------- Notebook 7
+@pytest.fixture(scope="session")
+def notebook7(tmp_path_factory: pytest.TempPathFactory):
+    """Jupyter Notebook 7 (``jupyter notebook``) on 127.0.0.1 for the whole session: the same
+    flags and isolated dirs as ``lab``. Started only by tests that use it."""
+    server = Notebook7(tmp_path_factory.mktemp("notebook7"))
+    try:
+        server.start()
+        print(
+            f"\n[e2e] Jupyter Notebook 7 up on {server.base} in {server.startup_s:.1f}s "
+            f"(pid {server.proc.pid})"
+        )
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def nb7_page(browser_context, request: pytest.FixtureRequest, artifacts: Path, notebook7):
+    """``page`` for Notebook 7 tests (the server log on failure is Notebook 7's; no JupyterLab
+    server is started for them)."""
+    yield from _page(browser_context, request, artifacts, notebook7)
+
+
+@pytest.fixture()
+def nb7_notebook(notebook7: Notebook7, nb7_page):
+    """``notebook`` for Notebook 7: ``nb7_notebook.open(path)`` opens ``/notebooks/<path>``."""
+    factory = Notebooks(notebook7, nb7_page)
     yield factory
     factory.close_all()

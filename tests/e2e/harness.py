@@ -161,6 +161,9 @@ class KernelProbe:
 class JupyterLab:
     """A JupyterLab server started for the test session."""
 
+    #: the venv's console script that starts this front end's server
+    app_script = "jupyter-lab"
+
     def __init__(self, workdir: Path):
         self.workdir = workdir
         self.root = workdir / "root"
@@ -209,7 +212,7 @@ class JupyterLab:
             OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
         )
         cmd = [
-            str(Path(sys.executable).parent / "jupyter-lab"),
+            str(Path(sys.executable).parent / self.app_script),
             "--no-browser",
             f"--IdentityProvider.token={self.token}",
             "--ServerApp.password=",
@@ -223,6 +226,7 @@ class JupyterLab:
             "--LabApp.news_url=None",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             "--LabApp.extension_manager=readonly",
+            *self.app_args(),
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")  # the server refuses to run as root otherwise
@@ -240,7 +244,7 @@ class JupyterLab:
         def up():
             if self.proc.poll() is not None:
                 raise RuntimeError(
-                    f"jupyter lab exited with {self.proc.returncode}:\n{self.log_tail()}"
+                    f"{self.app_script} exited with {self.proc.returncode}:\n{self.log_tail()}"
                 )
             return self.api("status")
 
@@ -251,6 +255,10 @@ class JupyterLab:
         except RuntimeError:
             raise
         self.startup_s = time.monotonic() - t0
+
+    def app_args(self) -> list[str]:
+        """Command-line flags of this front end's app, after the shared ones."""
+        return []
 
     def stop(self) -> None:
         """SIGTERM the server (it shuts its kernels down); SIGKILL its own group after 15 s."""
@@ -290,6 +298,11 @@ class JupyterLab:
     def url(self, path: str, **query: str) -> str:
         q = "&".join([*(f"{k}={v}" if v else k for k, v in query.items()), f"token={self.token}"])
         return f"{self.base}/{path.lstrip('/')}?{q}"
+
+    def notebook_url(self, nb_path: str) -> str:
+        """Where the UI opens ``nb_path``: in its own workspace (a clean layout per test)."""
+        workspace = "e2e-" + re.sub(r"[^\w-]+", "-", nb_path)
+        return self.url(f"lab/workspaces/{workspace}/tree/{nb_path}", reset="")
 
     def session_for(self, nb_path: str) -> dict[str, Any] | None:
         for s in self.api("sessions"):
@@ -334,6 +347,27 @@ class JupyterLab:
         return KernelProbe(self.runtime / f"kernel-{kernel_id}.json")
 
 
+class Notebook7(JupyterLab):
+    """A Jupyter Notebook 7 server (``jupyter notebook``) started for the test session: the same
+    Jupyter server, flags and isolated dirs as :class:`JupyterLab`; notebooks open at
+    ``/notebooks/<path>``, one per browser tab, in Notebook 7's single-document UI (built from
+    JupyterLab's components: the same notebook panel, cells, execution indicator and Run menu,
+    so :class:`Notebook` drives it unchanged)."""
+
+    app_script = "jupyter-notebook"
+
+    def app_args(self) -> list[str]:
+        # the jupyterlab server extension still loads (its --LabApp flags above apply to it);
+        # these are the same isolated dirs for the notebook app itself
+        return [
+            f"--JupyterNotebookApp.workspaces_dir={self.jdirs / 'workspaces'}",
+            f"--JupyterNotebookApp.user_settings_dir={self.jdirs / 'settings'}",
+        ]
+
+    def notebook_url(self, nb_path: str) -> str:
+        return self.url(f"notebooks/{nb_path}")
+
+
 # ----------------------------------------------------------------------------- a notebook in the UI
 _RUN_STATE_JS = """
 (panel) => [...panel.querySelectorAll('.jp-Notebook .jp-CodeCell')].map(c => ({
@@ -364,8 +398,7 @@ class Notebook:
 
         self.lab, self.page, self.path = lab, page, path
         t0 = time.monotonic()
-        workspace = "e2e-" + re.sub(r"[^\w-]+", "-", path)
-        page.goto(url or lab.url(f"lab/workspaces/{workspace}/tree/{path}", reset=""))
+        page.goto(url or lab.notebook_url(path))
         self.panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
         expect(self.panel.locator(".jp-Cell").first).to_be_visible(timeout=90_000)
         session = wait_until(lambda: lab.session_for(path), timeout=60, what=f"a kernel for {path}")

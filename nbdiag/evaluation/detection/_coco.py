@@ -54,6 +54,11 @@ class Index:
         self.g_xywh = gt.xywh[self.gt_order]
         self.g_area = gt.area[self.gt_order]
         self.g_crowd = gt.crowd[self.gt_order]
+        # flagged "ignore" (e.g. difficult); with crowd regions: ground truth that is never a
+        # false negative and whose matches are neither TP nor FP (pycocotools' gtIgnore)
+        flag = gt.ignore if gt.ignore is not None else np.zeros(len(gt), dtype=bool)
+        self.g_flag = flag[self.gt_order]
+        self.g_ignored = self.g_crowd | self.g_flag
         self.d_img = dt.image[self.dt_order]
         self.d_cls = dt.label[self.dt_order]
         self.d_xywh = dt.xywh[self.dt_order]
@@ -114,8 +119,9 @@ class Index:
         return (area[None, :] < ranges[:, :1]) | (area[None, :] > ranges[:, 1:])
 
     def gt_ignore(self, ranges: np.ndarray = AREA_RANGES) -> np.ndarray:
-        """``(A, n_gt)``: ground truth ignored per area range (crowd, or area outside range)."""
-        return self.area_ignore(self.g_area, ranges) | self.g_crowd[None, :]
+        """``(A, n_gt)``: ground truth ignored per area range (crowd, flagged ``ignore``, or
+        area outside the range: pycocotools' ``gt["ignore"] or area outside``)."""
+        return self.area_ignore(self.g_area, ranges) | self.g_ignored[None, :]
 
 
 @dataclass

@@ -33,7 +33,7 @@ def confusion_pairs_frame(
     g_tp = np.flatnonzero(gm >= 0)
     d_tp = gm[g_tp]
     dt_free = state["fp"].copy()
-    gt_free = (gm < 0) & ~ix.g_crowd
+    gt_free = (gm < 0) & ~ix.g_ignored
     d_cf, g_cf, iou_cf = second_pass(ix, cross, dt_free, gt_free, iou_threshold)
     dt_free[d_cf] = False
     gt_free[g_cf] = False
@@ -161,8 +161,9 @@ class ConfusionMixin(EvaluationCore):
         3. predictions left over -> row ``"background"``; ground truth left over -> column
            ``"background"``.
 
-        Crowd regions, and predictions matched to them or beyond the top 100 of their image and
-        class, are left out. Every (non-crowd) ground truth is counted once, so the matrix sums
+        Crowd regions and ground truth flagged by the evaluation's ``ignore`` column, and
+        predictions matched to them or beyond the top 100 of their image and class, are left
+        out. Every other ground truth is counted once, so the matrix sums
         to the number of ground truths plus the predictions left over in step 3.
         ``confusion_pairs`` lists the members of every cell.
 

@@ -112,7 +112,7 @@ class EvaluationCore:
             self._get_overlaps(),
             state["fp"],
             state["gt_match"],
-            self._index.g_crowd,
+            self._index.g_ignored,
             self._iou_threshold if iou is None else iou,
             BACKGROUND_IOU,
         )

@@ -6,6 +6,7 @@ nbdiag objects tables (``problem_from_frames``). Every error names the offending
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Hashable, Mapping, Sequence
@@ -36,6 +37,8 @@ class Boxes:
     area: np.ndarray  # float64: the annotation's "area" (GT) or w * h (predictions)
     crowd: np.ndarray  # bool (always False for predictions)
     score: np.ndarray  # float64 (NaN for ground truth)
+    #: bool: ground truth flagged "ignore" (e.g. VOC's difficult objects); None: none is
+    ignore: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -50,6 +53,7 @@ class Problem:
     gt: Boxes
     dt: Boxes
     category_ids: list[Any] | None = None  # COCO category ids, in class order
+    ignore: str | None = None  # the ground truth's column / key flagging ignored boxes
 
 
 # ---------------------------------------------------------------------------- shared checks
@@ -70,6 +74,40 @@ def _check_scores(score: np.ndarray, ids: np.ndarray, what: str) -> None:
     bad = ~np.isfinite(score)
     if bad.any():
         raise ValueError(f"NaN or infinite score for {what} {listed(ids[bad])}")
+
+
+def ignore_flags(values: Sequence[Any], ids: np.ndarray, what: str) -> np.ndarray:
+    """``values`` of an ignore column / key as booleans (missing: False), or ValueError naming
+    the objects whose value is not a boolean (True/False, 0/1)."""
+    arr = np.asarray(values)
+    if arr.dtype == bool:
+        return arr.reshape(len(ids))
+    out = np.zeros(len(ids), dtype=bool)
+    bad = []
+    for i, x in enumerate(values):
+        if x is None or (isinstance(x, float | np.floating) and np.isnan(x)) or x is pd.NA:
+            continue
+        if isinstance(x, bool | np.bool_) or (
+            isinstance(x, int | np.integer | float | np.floating) and x in (0, 1)
+        ):
+            out[i] = bool(x)
+        else:
+            bad.append(i)
+    if bad:
+        raise ValueError(
+            f"{what} {listed(ids[bad])} have a non-boolean value: "
+            f"{listed([values[i] for i in bad])} (expected True/False or 1/0)"
+        )
+    return out
+
+
+def check_ignore_name(ignore: Any) -> None:
+    """TypeError unless ``ignore`` is a column / key name (a string)."""
+    if not isinstance(ignore, str):
+        raise TypeError(
+            f"ignore must be the name of a boolean ground-truth column (e.g. 'difficult') or "
+            f"None, got {type(ignore).__name__}"
+        )
 
 
 def _sorted_images(image_ids: Sequence[Hashable] | pd.Index) -> np.ndarray:
@@ -132,11 +170,12 @@ def _bboxes(items: Sequence[Mapping[str, Any]], where: str) -> np.ndarray:
     return xywh
 
 
-def problem_from_coco(gt: Any, dt: Any) -> Problem:
+def problem_from_coco(gt: Any, dt: Any, ignore: str | None = None) -> Problem:
     """Validate a COCO instances dict (or JSON path) and a COCO results list (or JSON path).
 
     Images and categories come from the ground truth, as in pycocotools. Prediction ids are the
-    1-based positions in the results list (what pycocotools' ``loadRes`` assigns).
+    1-based positions in the results list (what pycocotools' ``loadRes`` assigns). ``ignore``
+    names a boolean annotation key flagging ground truth to ignore (absent: False).
     """
     gt = _read_json(gt, "gt")
     dt = _read_json(dt, "dt")
@@ -188,9 +227,14 @@ def problem_from_coco(gt: Any, dt: Any) -> Problem:
     area = np.array([np.nan if a is None else a for a in area_raw], dtype=np.float64)
     area = np.where(np.isnan(area), gt_xywh[:, 2] * gt_xywh[:, 3], area)
     crowd = np.array(_field(anns, "iscrowd", "annotations", default=0), dtype=bool)
+    flags = None
+    if ignore is not None:
+        check_ignore_name(ignore)
+        raw = _field(anns, ignore, "annotations", default=None)
+        flags = ignore_flags(raw, gt_ids, f"ground-truth annotations' {ignore!r}:")
     gt_boxes = Boxes(
         gt_ids, gt_img.astype(np.int64), gt_cat.astype(np.int64), gt_xywh, area, crowd,
-        np.full(len(gt_ids), np.nan),
+        np.full(len(gt_ids), np.nan), flags,
     )  # fmt: skip
 
     # detections
@@ -221,7 +265,7 @@ def problem_from_coco(gt: Any, dt: Any) -> Problem:
         dt_ids, dt_img.astype(np.int64), dt_cat.astype(np.int64), dt_xywh,
         dt_xywh[:, 2] * dt_xywh[:, 3], np.zeros(len(dt), dtype=bool), score,
     )  # fmt: skip
-    return Problem(image_ids, names, gt_boxes, dt_boxes, list(cat_ids))
+    return Problem(image_ids, names, gt_boxes, dt_boxes, list(cat_ids), ignore)
 
 
 # ---------------------------------------------------------------------------- DataFrames
@@ -287,8 +331,12 @@ def problem_from_frames(
     pred_boxes: pd.DataFrame,
     image_ids: Sequence[Hashable] | pd.Index,
     class_names: Sequence[Any],
+    ignore: str | None = None,
 ) -> Problem:
-    """Validate nbdiag objects-table frames (ground truth and one run's predictions)."""
+    """Validate nbdiag objects-table frames (ground truth and one run's predictions).
+
+    ``ignore`` names a boolean column of ``gt_boxes`` flagging ground truth to ignore
+    (missing values: False)."""
     images = _sorted_images(image_ids)
     class_values = list(class_names)
     if len(set(class_values)) != len(class_values):
@@ -297,4 +345,14 @@ def problem_from_frames(
         )
     gt = _frame_boxes(gt_boxes, images, class_values, "ground-truth boxes", predictions=False)
     dt = _frame_boxes(pred_boxes, images, class_values, "predicted boxes", predictions=True)
-    return Problem(images, [str(c) for c in class_values], gt, dt)
+    if ignore is not None:
+        check_ignore_name(ignore)
+        if ignore not in gt_boxes.columns:
+            raise ValueError(
+                f"ignore={ignore!r}: the ground-truth boxes have no such column; columns are "
+                f"{[str(c) for c in gt_boxes.columns]}"
+            )
+        what = f"ground-truth boxes' {ignore!r}:"
+        flags = ignore_flags(gt_boxes[ignore].to_numpy(), gt.ids, what)
+        gt = dataclasses.replace(gt, ignore=flags)
+    return Problem(images, [str(c) for c in class_values], gt, dt, None, ignore)

@@ -24,6 +24,11 @@ positive of that type points at it (its best-overlapping ground truth, still unm
 object was found, with the wrong class or a poor box — TIDE counts that error on the
 prediction's side only. Otherwise it is ``missed``.
 
+Ground truth flagged ``ignore`` (e.g. VOC's difficult objects) is a real object: it counts in
+the overlaps (a false positive on it is a ``localization`` or ``duplicate`` error about it) but,
+like a crowd region, is never a false negative, so no oracle fix turns a prediction into its
+true positive.
+
 Oracle fixes (TIDE section 2.3): a ``classification`` / ``localization`` false positive whose
 ground truth is unmatched becomes a true positive of that ground truth (taking its class); when
 several point at the same ground truth only the highest-scoring one does, the others are
@@ -113,7 +118,7 @@ class Attribution:
     fixable: np.ndarray  # (n_dt,) cls/loc error whose target is unmatched (can become a TP)
     gt_kind: np.ndarray  # (n_gt,) int8: CLS/LOC (found by such an error), MISSED, -1 if not FN
     gt_by: np.ndarray  # (n_gt,) the highest-priority cls/loc error pointing at it, -1 if none
-    fn: np.ndarray  # (n_gt,) bool: false negative (non-crowd, unmatched)
+    fn: np.ndarray  # (n_gt,) bool: false negative (not crowd nor flagged ignore, unmatched)
 
 
 def _winners(
@@ -139,7 +144,7 @@ def attribute(
     ov: Overlaps,
     fp: np.ndarray,
     gt_match: np.ndarray,
-    g_crowd: np.ndarray,
+    g_ignored: np.ndarray,
     t_f: float,
     t_b: float = BACKGROUND_IOU,
 ) -> Attribution:
@@ -152,8 +157,8 @@ def attribute(
         ``(n_dt,)`` the false positives (sorted predictions) at threshold ``t_f``.
     gt_match : numpy.ndarray
         ``(n_gt,)`` the true positive matched to each (sorted) ground truth, -1 if none.
-    g_crowd : numpy.ndarray of bool
-        ``(n_gt,)`` crowd regions (never false negatives).
+    g_ignored : numpy.ndarray of bool
+        ``(n_gt,)`` crowd regions and ground truth flagged ``ignore`` (never false negatives).
     t_f, t_b : float
         Foreground (matching) and background IoU thresholds.
     """
@@ -168,7 +173,7 @@ def attribute(
     kind = np.select([cls, loc, both, dupe, bkg], [CLS, LOC, BOTH, DUPE, BKG], -1).astype(np.int8)
     target = np.where(loc | dupe, ov.same_gt, np.where(cls | both, ov.cross_gt, -1))
     n_gt = len(gt_match)
-    fn = (gt_match < 0) & ~g_crowd
+    fn = (gt_match < 0) & ~g_ignored
     fixable = (loc | cls) & (target >= 0)
     fixable[fixable] = fn[target[fixable]]
     _, by = _winners(ov, fixable, target, n_gt)
@@ -197,7 +202,7 @@ def fixed_precision(
     keep = evaluated.copy()
     tp = tp & evaluated
     fp = evaluated & ~tp
-    npig = np.bincount(index.g_cls[~index.g_crowd], minlength=n_cls)
+    npig = np.bincount(index.g_cls[~index.g_ignored], minlength=n_cls)
     moved = np.zeros(0, dtype=np.int64)  # predictions an oracle gives another class
     if fix == "false_positives":
         keep &= ~fp

@@ -77,6 +77,16 @@ class DetectionEvaluation(SummaryMixin, TablesMixin, ConfusionMixin, BreakdownMi
     all, because greedy matching by descending score makes the matches of the predictions above
     a score threshold independent of those below it.
 
+    **Ignored ground truth** (``ignore="difficult"``, the VOC protocol's treatment of its
+    "difficult" objects): ground-truth boxes flagged by a boolean column (annotation key for
+    COCO files) are ignore regions, exactly as pycocotools treats ground truth outside an area
+    range (its ``gtIgnore``), with the ordinary IoU (not crowd IoU): a prediction takes one only
+    when no regular ground truth qualifies, each is matched at most once, a prediction matched
+    to one is neither a true nor a false positive (``match == "ignored"``), and it is never a
+    false negative (its own ``match`` is ``"ignored"``; it is not counted in ``n_gt``). The
+    COCO numbers, per-object tables, live thresholds, confusion matrix and error breakdown all
+    follow this. Default ``None``: no box is ignored (beyond crowd regions).
+
     **Errors** (``error_type`` columns, :meth:`error_breakdown`): every false positive and false
     negative is attributed to one of TIDE's six error types (Bolya et al., 2020) at the chosen
     IoU threshold, and ``error_breakdown`` gives the AP each type costs (TIDE's oracle fixes,
@@ -92,6 +102,9 @@ class DetectionEvaluation(SummaryMixin, TablesMixin, ConfusionMixin, BreakdownMi
         Predictions scoring below it are dropped from the per-object results.
     progress : bool, default True
         Show a tqdm progress bar (for 1,000 images or more).
+
+    The constructors also take ``ignore`` (str, optional): the boolean ground-truth column
+    flagging boxes to ignore (see above).
 
     Examples
     --------
@@ -110,13 +123,15 @@ class DetectionEvaluation(SummaryMixin, TablesMixin, ConfusionMixin, BreakdownMi
         cls,
         gt: dict[str, Any] | str | Any,
         dt: list[dict[str, Any]] | str | Any,
+        *,
+        ignore: str | None = None,
         **kwargs: Any,
     ) -> DetectionEvaluation:
         """Evaluate a COCO results list against a COCO instances dict (or JSON paths of either).
 
         See :func:`evaluate_detections`.
         """
-        return cls(problem_from_coco(gt, dt), **kwargs)
+        return cls(problem_from_coco(gt, dt, ignore), **kwargs)
 
     @classmethod
     def from_frames(
@@ -125,6 +140,8 @@ class DetectionEvaluation(SummaryMixin, TablesMixin, ConfusionMixin, BreakdownMi
         pred_boxes: pd.DataFrame,
         image_ids: Sequence[Hashable] | pd.Index,
         class_names: Sequence[Any],
+        *,
+        ignore: str | None = None,
         **kwargs: Any,
     ) -> DetectionEvaluation:
         """Evaluate boxes given as nbdiag objects tables.
@@ -142,6 +159,9 @@ class DetectionEvaluation(SummaryMixin, TablesMixin, ConfusionMixin, BreakdownMi
             The evaluated images (images without boxes count: they can hold false positives).
         class_names : sequence
             The classes; ``label`` values must be among them.
+        ignore : str, optional
+            A boolean column of ``gt_boxes`` (e.g. ``"difficult"``; missing values are False)
+            whose true boxes are ignore regions (see the class docstring). Default: none.
         **kwargs
             ``iou_threshold``, ``score_threshold``, ``progress``.
 
@@ -149,7 +169,8 @@ class DetectionEvaluation(SummaryMixin, TablesMixin, ConfusionMixin, BreakdownMi
         -------
         DetectionEvaluation
         """
-        return cls(problem_from_frames(gt_boxes, pred_boxes, image_ids, class_names), **kwargs)
+        problem = problem_from_frames(gt_boxes, pred_boxes, image_ids, class_names, ignore)
+        return cls(problem, **kwargs)
 
     @classmethod
     def from_dataset(cls, ds: DatasetCore, run: str, **kwargs: Any) -> DetectionEvaluation:
@@ -164,7 +185,10 @@ class DetectionEvaluation(SummaryMixin, TablesMixin, ConfusionMixin, BreakdownMi
         run : str
             Name of a detection run.
         **kwargs
-            ``iou_threshold``, ``score_threshold``, ``progress``.
+            ``iou_threshold``, ``score_threshold``, ``progress``, and ``ignore``: a boolean
+            column of ``ds.objects`` (e.g. ``"difficult"``, as the VOC reader fills it) whose
+            true ground-truth boxes are ignored as the VOC protocol does (see the class
+            docstring).
 
         Returns
         -------
@@ -188,6 +212,11 @@ class DetectionEvaluation(SummaryMixin, TablesMixin, ConfusionMixin, BreakdownMi
     def score_threshold(self) -> float:
         """Score threshold of the per-object results."""
         return self._score_threshold
+
+    @property
+    def ignore(self) -> str | None:
+        """The ground-truth column (COCO: annotation key) flagging ignored boxes, or None."""
+        return self._problem.ignore
 
     @property
     def class_names(self) -> list[str]:
@@ -253,6 +282,7 @@ def evaluate_detections(
     iou_threshold: float = 0.5,
     score_threshold: float = 0.0,
     progress: bool = True,
+    ignore: str | None = None,
 ) -> DetectionEvaluation:
     """Evaluate COCO detection results against COCO ground truth, pycocotools-exact.
 
@@ -272,6 +302,10 @@ def evaluate_detections(
         Predictions scoring below it are dropped from the per-object results.
     progress : bool, default True
         Show a progress bar for large evaluations.
+    ignore : str, optional
+        A boolean annotation key (e.g. ``"difficult"``; absent: False) flagging ground truth
+        to ignore: pycocotools with ``gt["ignore"]`` set from it after ``_prepare`` (see
+        :class:`DetectionEvaluation`). Default: none.
 
     Returns
     -------
@@ -290,11 +324,17 @@ def evaluate_detections(
     stores matches as ids and tests them for truthiness); here it counts as matched.
     """
     return DetectionEvaluation.from_coco(
-        gt, dt, iou_threshold=iou_threshold, score_threshold=score_threshold, progress=progress
+        gt,
+        dt,
+        ignore=ignore,
+        iou_threshold=iou_threshold,
+        score_threshold=score_threshold,
+        progress=progress,
     )
 
 
 def evaluate_detection_run(ds: DatasetCore, run: str, **kwargs: Any) -> DetectionEvaluation:
     """``DetectionEvaluation.from_dataset(ds, run, **kwargs)`` (what ``ds.evaluate(run)`` calls
-    for a detection run)."""
+    for a detection run): ``iou_threshold``, ``score_threshold``, ``progress``, ``ignore``
+    (e.g. ``ds.evaluate(run, ignore="difficult")``: VOC's difficult objects ignored)."""
     return DetectionEvaluation.from_dataset(ds, run, **kwargs)

@@ -9,8 +9,9 @@ The result is identical, detection by detection, to ``COCOeval.evaluateImg``:
 - a detection takes, among the ground truths still available (a crowd region is always
   available) with IoU >= ``min(t, 1 - 1e-10)``, the one with the highest IoU, the *last* one on
   ties (pycocotools' ``iou < best`` test lets later equals win);
-- ground truths ignored for the area range (and crowd regions) come last: a detection only
-  takes one of them when no regular ground truth qualifies.
+- ground truths ignored for the area range (and crowd regions, and ground truth flagged by an
+  ``ignore`` column) come last: a detection only takes one of them when no regular ground
+  truth qualifies.
 
 Only the *candidates* of a detection matter: ground truths it overlaps with IoU >= the lowest
 threshold. They are kept sparse (usually one or two per detection), so the work per step is
@@ -51,7 +52,8 @@ def greedy_match(
         Per group (with detections and ground truths): global index of its first detection
         and number of detections taking part; its detections are contiguous, by descending score.
     gt_ignore : numpy.ndarray of bool
-        ``(A, n_gt_total)``: ground truth ignored for area range ``a`` (crowd or outside it).
+        ``(A, n_gt_total)``: ground truth ignored for area range ``a`` (crowd, flagged
+        ``ignore``, or outside it).
     gt_crowd : numpy.ndarray of bool
         ``(n_gt_total,)``: crowd regions (can be matched by many detections).
     thresholds : numpy.ndarray

@@ -50,10 +50,10 @@ def match_at(
         return cache[iou]
     hit = np.flatnonzero(IOU_THRESHOLDS == iou)
     coco_all = index.gt_ignore()[0]
-    if len(hit) and np.array_equal(coco_all, index.g_crowd):
+    if len(hit) and np.array_equal(coco_all, index.g_ignored):
         match = coco.match[0, hit[0]]
     else:
-        match = index.match(np.array([iou]), index.g_crowd[None, :])[0, 0]
+        match = index.match(np.array([iou]), index.g_ignored[None, :])[0, 0]
     return put_bounded(cache, iou, match)
 
 
@@ -62,16 +62,17 @@ def view(index: Index, match: np.ndarray, score: float) -> View:
     ix = index
     active = ix.d_score >= score  # kept in the per-object view
     matched = match >= 0
-    to_crowd = matched & ix.g_crowd[np.maximum(match, 0)] if len(ix.g_crowd) else matched
-    ignored = ~ix.d_keep | to_crowd
-    tp = active & matched & ~to_crowd
+    # matched to a crowd region or to ground truth flagged ignore: neither TP nor FP
+    to_ignored = matched & ix.g_ignored[np.maximum(match, 0)] if len(ix.g_crowd) else matched
+    ignored = ~ix.d_keep | to_ignored
+    tp = active & matched & ~to_ignored
     fp = active & ~matched & ix.d_keep
     gt_match = np.full(len(ix.g_crowd), -1, dtype=np.int64)
     det = np.flatnonzero(tp)
     gt_match[match[det]] = det
     # what COCO's accumulate evaluates (area "all", maxDets 100): not ignored
     area_out = ix.area_ignore(ix.d_area)[0]
-    evaluated = active & ix.d_keep & ~to_crowd & ~(~matched & area_out)
+    evaluated = active & ix.d_keep & ~to_ignored & ~(~matched & area_out)
     return {
         "match": match,
         "active": active,

@@ -27,12 +27,13 @@ def class_ap(coco: CocoResult, t: int | None = None, area: int = 0) -> np.ndarra
 def class_counts(
     index: Index, state: View
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per class: true positives, false positives, non-crowd ground truths, predictions kept."""
+    """Per class: true positives, false positives, ground truths that are not ignored (crowd or
+    flagged), predictions kept."""
     ix = index
     k = len(ix.problem.class_names)
     tp = np.bincount(ix.d_cls[state["tp"]], minlength=k)
     fp = np.bincount(ix.d_cls[state["fp"]], minlength=k)
-    n_gt = np.bincount(ix.g_cls[~ix.g_crowd], minlength=k)
+    n_gt = np.bincount(ix.g_cls[~ix.g_ignored], minlength=k)
     n_pred = np.bincount(ix.d_cls[state["active"]], minlength=k)
     return tp, fp, n_gt, n_pred
 
@@ -92,9 +93,9 @@ def pr_curve_frame(
     ix = index
     class_names = ix.problem.class_names
     matched = match >= 0
-    to_crowd = matched & (ix.g_crowd[np.maximum(match, 0)] if len(ix.g_crowd) else False)
-    use = ix.d_keep & ~to_crowd
-    n_gt_mask = ~ix.g_crowd
+    to_ignored = matched & (ix.g_ignored[np.maximum(match, 0)] if len(ix.g_crowd) else False)
+    use = ix.d_keep & ~to_ignored
+    n_gt_mask = ~ix.g_ignored
     if class_name is not None:
         if class_name not in class_names:
             raise KeyError(f"unknown class {class_name!r}; classes are {class_names[:20]}")
@@ -154,7 +155,8 @@ class SummaryMixin(EvaluationCore):
 
     @property
     def recall(self) -> float:
-        """TP / number of (non-crowd) ground truths at the chosen thresholds (NaN without GT)."""
+        """TP / number of ground truths (not crowd, not flagged ``ignore``) at the chosen
+        thresholds (NaN without GT)."""
         return precision_recall_f1(self._index, self._state)[1]
 
     @property
@@ -166,7 +168,8 @@ class SummaryMixin(EvaluationCore):
     def per_class(self) -> pd.DataFrame:
         """One row per class: COCO ``AP`` (0.50:0.95), ``AP50``, ``AP75`` (NaN when the class has
         no ground truth), then at the chosen thresholds ``precision``, ``recall``, ``f1``,
-        ``n_gt`` (non-crowd), ``n_pred`` (above the score threshold), ``tp``, ``fp``, ``fn``."""
+        ``n_gt`` (not crowd nor flagged ``ignore``), ``n_pred`` (above the score threshold),
+        ``tp``, ``fp``, ``fn``."""
         return per_class_frame(self._index, self._coco, self._state)
 
     @property

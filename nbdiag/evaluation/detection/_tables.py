@@ -71,7 +71,7 @@ def ground_truth_frame(index: Index, state: View, att: Attribution) -> pd.DataFr
     n = len(ix.g_crowd)
     gm = state["gt_match"]
     hit = gm >= 0
-    status = np.where(ix.g_crowd, 3, np.where(hit, 0, 2))
+    status = np.where(ix.g_ignored, 3, np.where(hit, 0, 2))
     iou = gt_best_iou(ix, state)
     g = np.flatnonzero(hit)
     iou[g] = ix.pair_iou(gm[g], g)
@@ -121,8 +121,8 @@ class TablesMixin(EvaluationCore):
         """One row per prediction with ``score >= score_threshold``, indexed by its object id.
 
         Columns: ``sample_id``, ``label`` (categorical), ``score``, ``match`` (categorical:
-        ``"tp"``, ``"fp"`` or ``"ignored"``: matched to a crowd region, or beyond the top 100 of
-        its image and class), ``iou`` (with its match; for a false positive, its best IoU with a
+        ``"tp"``, ``"fp"`` or ``"ignored"``: matched to a crowd region or to a box flagged by
+        the evaluation's ``ignore`` column, or beyond the top 100 of its image and class), ``iou`` (with its match; for a false positive, its best IoU with a
         same-class, non-crowd ground truth, 0 if none), ``matched_gt`` (object id or None),
         ``error_type`` (categorical, missing except for false positives) and ``error_gt`` (the
         ground truth the error is about, or None).
@@ -146,7 +146,8 @@ class TablesMixin(EvaluationCore):
         """One row per ground-truth box, indexed by its object id.
 
         Columns: ``sample_id``, ``label`` (categorical), ``iscrowd``, ``match`` (categorical:
-        ``"tp"``, ``"fn"``, or ``"ignored"`` for crowd regions), ``matched`` (bool),
+        ``"tp"``, ``"fn"``, or ``"ignored"`` for crowd regions and boxes flagged by the
+        evaluation's ``ignore`` column), ``matched`` (bool, true positives only),
         ``matched_pred`` (object id or None), ``iou`` (with its match; for a missed box, its best
         IoU with a same-class prediction above the score threshold, 0 if none), ``error_type``
         and ``error_pred`` (for false negatives, else missing / None).

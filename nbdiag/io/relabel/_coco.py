@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ...core import validation as v
-from ._values import _AMBIGUOUS, _blank, _check_class, _IdMap
+from ._resolve import _ImageResolver
+from ._values import _blank, _check_class
 
 if TYPE_CHECKING:
     from ...core import DatasetCore
@@ -116,41 +117,3 @@ def _read_coco(
         index=index,
     )
     return covered, boxes
-
-
-class _ImageResolver:
-    """COCO image -> sample id: ``nbdiag_id``, then integer sample ids, then the file name."""
-
-    def __init__(self, ds: DatasetCore, json_dir: Path, root: str | None):
-        self.ids = _IdMap(ds.samples.index, "sample")
-        self.int_ids = pd.api.types.is_integer_dtype(ds.samples.index.dtype)
-        self.roots = [Path(root)] if root else []
-        self.roots.append(json_dir)
-        paths = ds.samples["path"].dropna()
-        self.by_path = {os.path.normcase(os.path.abspath(p)): i for i, p in paths.items()}
-        by_name: dict[str, Any] = {}
-        for i, p in paths.items():
-            name = os.path.basename(p)
-            by_name[name] = _AMBIGUOUS if name in by_name else i
-        self.by_name = by_name
-
-    def resolve(self, img: Mapping[str, Any]) -> Hashable | None:
-        if "nbdiag_id" in img:
-            sid = self.ids.get(img["nbdiag_id"])
-            if sid is not None:
-                return sid
-        file = img.get("file_name")
-        if file:
-            for root in self.roots:
-                full = os.path.normcase(os.path.abspath(os.path.join(root, file)))
-                if full in self.by_path:
-                    return self.by_path[full]
-        if self.int_ids and not isinstance(img["id"], bool):
-            sid = self.ids.get(img["id"])
-            if sid is not None:
-                return sid
-        if file:
-            found = self.by_name.get(os.path.basename(file))
-            if found is not None and found is not _AMBIGUOUS:
-                return found
-        return None

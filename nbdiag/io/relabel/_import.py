@@ -9,16 +9,18 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ..formats import READERS, guess_format
 from ._boxes import _box_changes
 from ._coco import _read_coco
 from ._history import _apply
+from ._parsed import _parsed_changes
 from ._samples import _sample_changes
 from ._tables import _boxes_from_table, _frame_of, _read_table
 
 if TYPE_CHECKING:
     from ...core import DatasetCore
 
-_FORMATS = {".json": "coco", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+FORMATS = ("coco", "csv", "parquet", *READERS)
 
 
 def import_labels(
@@ -39,7 +41,9 @@ def import_labels(
     ds
         The dataset the file was exported from (or whose ids / image files it names).
     path
-        A COCO instances JSON, a CSV or a Parquet file; or the labels in memory: a Series of
+        A COCO instances JSON, a CSV or a Parquet file, a YOLO dataset (folder or
+        ``data.yaml``), a Pascal VOC folder, a Label Studio JSON export or a CVAT for images 1.1
+        XML (``docs/formats.md`` says what maps to what); or the labels in memory: a Series of
         labels indexed by sample id (e.g. answers from an annotator, or a model's
         ``suggested_label``), or a DataFrame shaped like a CSV export (``id`` and ``label``
         columns; boxes: ``sample_id``, ``label``, ``x``, ``y``, ``w``, ``h``, ...). An
@@ -48,11 +52,13 @@ def import_labels(
         stay (removing boxes takes a file). Recorded in the history with the source
         ``"<Series>"`` / ``"<DataFrame>"``.
     format
-        ``"coco"``, ``"csv"`` or ``"parquet"`` (default: from the file's extension; ignored
-        for a Series or a DataFrame).
+        ``"coco"``, ``"csv"``, ``"parquet"``, ``"yolo"``, ``"voc"``, ``"labelstudio"`` or
+        ``"cvat"`` (default: from the file's extension or, for a folder or a JSON file, its
+        content; ignored for a Series or a DataFrame).
     prelabels
         ``"ignore"`` (default): skip pre-labels that still carry the export's marks
-        (``nbdiag_prelabel`` in COCO, a ``source`` other than ``"gt"`` in CSV/Parquet);
+        (``nbdiag_prelabel`` in COCO, a ``source`` other than ``"gt"`` in CSV/Parquet, a score
+        in the other formats: Label Studio predictions, CVAT and VOC boxes with a score);
         ``"accept"``: take them as labels.
     allow_unlabelled
         Classification: an empty label removes the sample's label (otherwise an error).
@@ -96,18 +102,28 @@ def import_labels(
         return _apply(ds, result, source, dry_run)
     path = Path(os.path.expanduser(os.fspath(path)))
     if format is None:
-        format = _FORMATS.get(path.suffix.lower())
-        if format is None:
-            raise ValueError(
-                f"cannot tell the format of {os.fspath(path)!r} from its extension; "
-                "pass format='coco', 'csv' or 'parquet'"
-            )
-    if format not in ("coco", "csv", "parquet"):
-        raise ValueError(f"format must be 'coco', 'csv' or 'parquet', got {format!r}")
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {os.fspath(path)!r}")
+        format = guess_format(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file or folder: {os.fspath(path)!r}")
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {list(FORMATS)}, got {format!r}")
     source = os.fspath(path.resolve())
-    if format == "coco":
+    if format in READERS:
+        parsed = READERS[format](path)
+        folder = path if path.is_dir() else path.parent
+        result = _parsed_changes(
+            ds,
+            parsed,
+            folder,
+            prelabels == "accept",
+            allow_unlabelled,
+            match_iou,
+            box_tolerance,
+            source,
+        )
+    elif not path.is_file():
+        raise ValueError(f"a {format} file is expected, but {os.fspath(path)!r} is a folder")
+    elif format == "coco":
         covered, boxes = _read_coco(ds, path, prelabels == "accept")
         result = _box_changes(ds, covered, boxes, match_iou, box_tolerance, source)
     else:
