@@ -129,7 +129,9 @@ def test_noisy_annotator_comes_first_detection():
     gt = ds.gt_objects
     for a in table.index:
         assert table.at[a, "labels"] == (gt["annotator"] == a).sum()
-    issues = nbdiag.issues.find_detection_label_issues(ds, "det", cleanlab_scores=False, write=False)
+    issues = nbdiag.issues.find_detection_label_issues(
+        ds, "det", cleanlab_scores=False, write=False
+    )
     on_box = issues[issues["issue"] != "missing_box"]
     flagged = gt.loc[on_box["object_id"].unique(), "annotator"].value_counts()
     np.testing.assert_array_equal(table["flagged"], flagged.reindex(table.index, fill_value=0))
