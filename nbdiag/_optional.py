@@ -22,6 +22,7 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "dask": ("dask", "Dask execution"),
     "faiss": ("faiss", "the faiss nearest-neighbour backend"),
     "datasets": ("hf", "Hugging Face datasets"),
+    "pycocotools": ("masks", "object masks (COCO segmentation)"),
 }
 
 

@@ -21,6 +21,7 @@ from . import _tables as t
 from . import validation as v
 from ._tables import GT
 from .images import ThumbnailCache, array_to_image, encode_thumbnail, load_image
+from .masks import MASK, masks_column
 from .runs import DetectionRun, Run, classification_run
 
 
@@ -94,6 +95,8 @@ class DatasetCore:
             v.check_known_ids(self._images.keys(), self._samples.index, "sample (in images)")
             if not lazy:
                 self._fill_sizes_from_arrays()
+        if MASK in self._objects.columns:  # after the sizes: a mask is checked against its image
+            self._objects[MASK] = masks_column(self._objects, self._samples)
         self.name = name
         self.runs: dict[str, Run] = {}
         for source in self._objects["source"].unique():
@@ -285,6 +288,8 @@ class DatasetCore:
         missing = boxes[boxes["label"].isna()]
         if len(missing):
             raise ValueError(f"run {name!r}: boxes without a class: {v.listed(missing.index)}")
+        if MASK in boxes.columns:
+            boxes[MASK] = masks_column(boxes, self._samples, f"object (in run {name!r})")
         boxes = self._normalise_objects(boxes)
         clash = boxes.index[boxes.index.isin(kept.index)]
         if len(clash):
