@@ -22,10 +22,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ...core import ImageLoadError
 from .._probe import PROGRESS_MIN_FILES, probe_files, progress_bar
+from ..coco import AUTO_HEADER_LIMIT
 
-#: with ``check_images="auto"``, image files are header-checked up to this many; beyond it only
-#: their existence is checked (as :func:`nbdiag.io.from_coco`)
-AUTO_HEADER_LIMIT = 20_000
 #: rows read from the Arrow data at a time
 BATCH_ROWS = 1024
 _EXIF_ORIENTATION = 0x0112

@@ -31,8 +31,6 @@ __all__ = ["PRELABEL_SOURCES", "from_cvat", "read_cvat", "write_cvat"]
 #: a shape whose ``source`` is one of these and whose ``score`` attribute is not empty is a
 #: pre-label
 PRELABEL_SOURCES = ("auto", "file")
-#: with ``check_images="auto"``, headers are read up to this many images (existence beyond)
-AUTO_HEADER_LIMIT = 20_000
 _SHAPES = ("box", "polygon", "ellipse", "mask")
 _UNSUPPORTED = ("polyline", "points", "cuboid", "skeleton")
 _TRUE = ("1", "true", "True")
@@ -115,7 +113,7 @@ def from_cvat(
     without a name its position); object ids number the shapes ``0, 1, ...`` in reading order
     (pre-labels included). Pre-labels (shapes with a score) are left out (read them with
     :func:`read_cvat`). ``check_images`` and ``progress`` work as in
-    :func:`~nbdiag.io.from_coco` (``"auto"``: headers up to :data:`AUTO_HEADER_LIMIT` images,
+    :func:`~nbdiag.io.from_coco` (``"auto"``: headers up to :data:`~nbdiag.io.coco.AUTO_HEADER_LIMIT` images,
     existence beyond). ``name`` defaults to the task's name in the meta, else the file's stem.
     Problems go to ``samples.issues`` and ``samples.annotation_problems``.
     """
@@ -123,8 +121,6 @@ def from_cvat(
     parsed = reader.finish(class_names)
     if name is None:
         name = reader.name or Path(reader.path).stem
-    if check_images == "auto":
-        check_images = "header" if len(parsed._images) <= AUTO_HEADER_LIMIT else "exists"
     return to_dataset(parsed, name=name, check_images=check_images, progress=progress)
 
 

@@ -35,8 +35,6 @@ __all__ = ["from_labelstudio", "read_labelstudio", "write_labelstudio", "PERCENT
 
 #: which of a task's annotations is read (cancelled ones are never read)
 ANNOTATION_CHOICES = ("last", "first", "ground_truth")
-#: with ``check_images="auto"``, headers are read up to this many images (existence beyond)
-AUTO_HEADER_LIMIT = 20_000
 _IMAGE_EXT = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 _URL_START = ("http://", "https://", "s3://", "gs://", "azure-blob://", "/data/", "data:image")
 #: extra ``data`` keys with these names get a ``data_`` prefix as sample columns
@@ -156,7 +154,7 @@ def from_labelstudio(
     annotation, then its predictions; each box's result id is in the ``ls_id`` column).
     Predictions are left out (read them with :func:`read_labelstudio`).
     ``check_images`` and ``progress`` work as in :func:`~nbdiag.io.from_coco` (``"auto"``:
-    headers up to :data:`AUTO_HEADER_LIMIT` images, existence beyond); sizes come from the
+    headers up to :data:`~nbdiag.io.coco.AUTO_HEADER_LIMIT` images, existence beyond); sizes come from the
     results' ``original_width``/``original_height``, from the files when a task has none.
     ``name`` defaults to the file's stem. Problems go to ``samples.issues`` and
     ``samples.annotation_problems``.
@@ -170,8 +168,6 @@ def from_labelstudio(
             if isinstance(source, (str, os.PathLike))
             else "labelstudio"
         )
-    if check_images == "auto":
-        check_images = "header" if len(parsed._images) <= AUTO_HEADER_LIMIT else "exists"
     return to_dataset(parsed, name=name, check_images=check_images, progress=progress)
 
 

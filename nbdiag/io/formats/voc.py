@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._probe import PROGRESS_MIN_FILES, probe_mode, progress_bar
+from ..coco import AUTO_HEADER_LIMIT
 from ._parsed import Parsed, to_dataset
 from ._voc_write import DECIMALS, META_FILE, write_voc
 
@@ -44,8 +45,6 @@ VOC_CLASSES = (
     "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
     "train", "tvmonitor",
 )  # fmt: skip
-#: with ``check_images="auto"``, image headers are read up to this many images (as from_coco)
-AUTO_HEADER_LIMIT = 20_000
 #: splits in the order their images are taken (an image listed in several keeps the first)
 _SPLIT_ORDER = {"train": 0, "val": 1, "trainval": 2, "test": 3}
 _FLAGS = ("difficult", "truncated", "occluded")
@@ -135,7 +134,7 @@ def from_voc(
         Display name (default: the folder's name).
     check_images
         As :func:`~nbdiag.io.from_coco`: ``"auto"`` (default) reads image headers up to
-        :data:`AUTO_HEADER_LIMIT` images and only checks existence beyond; ``"header"``,
+        :data:`~nbdiag.io.coco.AUTO_HEADER_LIMIT` images and only checks existence beyond; ``"header"``,
         ``"decode"``, ``"exists"`` or ``False``.
     progress
         Show progress bars (default: from 200 files on).
