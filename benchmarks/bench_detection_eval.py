@@ -5,6 +5,7 @@ Run from the repository root::
     python -m benchmarks.bench_detection_eval                 # 1,000 and 5,000 images
     python -m benchmarks.bench_detection_eval --images 1000 --repeat 5
     python -m benchmarks.bench_detection_eval --skip-pycocotools   # pycocotools takes ~20 s
+    python -m benchmarks.bench_detection_eval --iou-type segm --images 5000   # masks
 
 A seeded synthetic COCO set (20 classes, ~7 GT and ~20 detections per image; see
 :func:`make_dataset`) is written to JSON files once per size, and every library evaluates the
@@ -18,6 +19,11 @@ same files, each in a fresh interpreter (so that its peak RSS is its own), alter
   full evaluation. Then, in the first run, the live-threshold costs (``set_thresholds(iou=...)``
   re-matching from the cached IoU, with and without rebuilding the per-object tables, and a
   score change), the confusion matrix and ``error_breakdown()`` / ``error_breakdown("coco")``.
+
+With ``--iou-type segm`` the same objects carry masks (:func:`make_segm_dataset`: ground
+truth as polygons, 1 % crowd regions as uncompressed RLE, results as compressed RLE without a
+``bbox``) and every library runs its mask evaluation (``COCOeval(..., "segm")``,
+``evaluate_detections(gt, dt, iou_type="segm")``).
 
 Times are wall-clock from the JSON files to the 12 numbers (imports excluded), best of
 ``--repeat``; CPU times are reported too (steadier on a shared machine). Peak memory is the
@@ -128,6 +134,49 @@ def make_dataset(
     return gt, dt
 
 
+def make_segm_dataset(
+    gt: dict[str, Any], dt: list[dict[str, Any]], seed: int = 0
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """:func:`make_dataset`'s objects with masks: every box becomes an irregular octagon inside
+    it (ground truth: a polygon, ``area`` its mask area; crowd regions: uncompressed RLE;
+    results: compressed RLE and no ``bbox``, as pure mask results are written)."""
+    from pycocotools import mask as mask_utils
+
+    rng = np.random.default_rng(seed + 1)
+    h, w = 480, 640
+    ang = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+
+    def octagons(boxes: np.ndarray) -> np.ndarray:
+        x, y, bw, bh = (boxes[:, i : i + 1] for i in range(4))
+        r = rng.uniform(0.7, 1.0, (len(boxes), 8))
+        px = np.clip(x + bw * (0.5 + 0.5 * r * np.cos(ang)), 0, w)
+        py = np.clip(y + bh * (0.5 + 0.5 * r * np.sin(ang)), 0, h)
+        return np.stack([px, py], axis=2).reshape(len(boxes), 16)
+
+    anns = gt["annotations"]
+    g_poly = octagons(np.array([a["bbox"] for a in anns]))
+    g_rle = mask_utils.frPyObjects([[float(v) for v in p] for p in g_poly], h, w)
+    # pycocotools' area() overflows a uint8 counter from 256 masks on (numpy 2): in chunks
+    g_area = np.concatenate(
+        [mask_utils.area(g_rle[i : i + 255]) for i in range(0, len(g_rle), 255)]
+    )
+    for a, poly, rle, area in zip(anns, g_poly, g_rle, g_area, strict=True):
+        a["area"] = float(area)
+        if not a["iscrowd"]:
+            a["segmentation"] = [[float(v) for v in poly]]
+            continue
+        flat = mask_utils.decode(rle).ravel(order="F")
+        bounds = np.r_[0, np.flatnonzero(np.diff(flat)) + 1, len(flat)]
+        runs = ([0] if flat[0] else []) + np.diff(bounds).tolist()
+        a["segmentation"] = {"size": [h, w], "counts": [int(c) for c in runs]}
+    d_poly = octagons(np.array([d["bbox"] for d in dt]))
+    d_rle = mask_utils.frPyObjects([[float(v) for v in p] for p in d_poly], h, w)
+    for d, rle in zip(dt, d_rle, strict=True):
+        del d["bbox"]
+        d["segmentation"] = {"size": [h, w], "counts": rle["counts"].decode("ascii")}
+    return gt, dt
+
+
 LIBRARIES = ("nbdiag", "faster-coco-eval", "pycocotools")
 
 
@@ -140,7 +189,7 @@ def _rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def _child_peer(lib: str, gt_path: str, dt_path: str) -> dict[str, Any]:
+def _child_peer(lib: str, gt_path: str, dt_path: str, iou_type: str = "bbox") -> dict[str, Any]:
     """pycocotools or faster-coco-eval, from the JSON files through ``summarize()``."""
     if lib == "pycocotools":
         from pycocotools.coco import COCO
@@ -153,7 +202,7 @@ def _child_peer(lib: str, gt_path: str, dt_path: str) -> dict[str, Any]:
         t0, c0 = time.perf_counter(), time.process_time()
         coco_gt = COCO(gt_path)
         coco_dt = coco_gt.loadRes(dt_path)
-        ev = Eval(coco_gt, coco_dt, "bbox")
+        ev = Eval(coco_gt, coco_dt, iou_type)
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
@@ -176,13 +225,15 @@ def _median_ms(fn: Any, n: int) -> float:
     return float(np.median(times) * 1000)
 
 
-def _child_nbdiag(gt_path: str, dt_path: str, extras: bool) -> dict[str, Any]:
+def _child_nbdiag(
+    gt_path: str, dt_path: str, extras: bool, iou_type: str = "bbox"
+) -> dict[str, Any]:
     """nbdiag's full evaluation from the JSON files: COCO numbers plus per-object tables."""
     from nbdiag.evaluation.detection import evaluate_detections
 
     baseline = _rss_mb()
     t0, c0 = time.perf_counter(), time.process_time()
-    ev = evaluate_detections(gt_path, dt_path, progress=False)
+    ev = evaluate_detections(gt_path, dt_path, progress=False, iou_type=iou_type)
     t1 = time.perf_counter()
     _ = ev.predictions, ev.ground_truth
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -230,13 +281,16 @@ def _child_nbdiag(gt_path: str, dt_path: str, extras: bool) -> dict[str, Any]:
     return out
 
 
-def _run_child(lib: str, gt_path: Path, dt_path: Path, extras: bool) -> dict[str, Any]:
+def _run_child(
+    lib: str, gt_path: Path, dt_path: Path, extras: bool, iou_type: str = "bbox"
+) -> dict[str, Any]:
     """Run one library in a fresh interpreter (a clean peak RSS); returns its result dict."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out = Path(f.name)
     try:
         cmd = [sys.executable, "-m", "benchmarks.bench_detection_eval", "--child", lib,
-               "--gt", str(gt_path), "--dt", str(dt_path), "--out", str(out)]  # fmt: skip
+               "--gt", str(gt_path), "--dt", str(dt_path), "--out", str(out),
+               "--iou-type", iou_type]  # fmt: skip
         if extras:
             cmd.append("--extras")
         root = Path(__file__).resolve().parent.parent
@@ -248,13 +302,22 @@ def _run_child(lib: str, gt_path: Path, dt_path: Path, extras: bool) -> dict[str
 
 # ---------------------------------------------------------------------------- one size
 def bench_size(
-    n_images: int, n_classes: int, seed: int, repeat: int, pc_repeat: int, libs: list[str]
+    n_images: int,
+    n_classes: int,
+    seed: int,
+    repeat: int,
+    pc_repeat: int,
+    libs: list[str],
+    iou_type: str = "bbox",
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
     gt, dt = make_dataset(n_images, n_classes, seed=seed)
+    if iou_type == "segm":
+        gt, dt = make_segm_dataset(gt, dt, seed=seed)
     gen_s = time.perf_counter() - t0
     res: dict[str, Any] = {
         "benchmark": "detection_eval",
+        "iou_type": iou_type,
         "images": n_images,
         "classes": n_classes,
         "gt_boxes": len(gt["annotations"]),
@@ -268,7 +331,7 @@ def bench_size(
         "cpus": os.cpu_count(),
     }
     print(
-        f"\n== {n_images} images, {res['gt_boxes']} GT ({res['crowd_boxes']} crowd), {len(dt)} "
+        f"\n== {iou_type}: {n_images} images, {res['gt_boxes']} GT ({res['crowd_boxes']} crowd), {len(dt)} "
         f"detections, {n_classes} classes (generated in {gen_s:.1f} s)",
         flush=True,
     )
@@ -283,7 +346,7 @@ def bench_size(
                 if r >= (pc_repeat if lib == "pycocotools" else repeat):
                     continue
                 extras = lib == "nbdiag" and r == 0
-                runs[lib].append(_run_child(lib, gt_path, dt_path, extras))
+                runs[lib].append(_run_child(lib, gt_path, dt_path, extras, iou_type))
                 print(f"  {lib}: {runs[lib][-1]['seconds']:.2f} s", flush=True)
 
     best = {lib: min(rs, key=lambda x: x["seconds"]) for lib, rs in runs.items()}
@@ -341,7 +404,8 @@ def bench_size(
         f"{res['error_breakdown_coco_ms']:.0f} ms"
     )
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"bench_detection_eval_{n_images}.json"
+    tag = "" if iou_type == "bbox" else f"{iou_type}_"
+    out = RESULTS / f"bench_detection_eval_{tag}{n_images}.json"
     out.write_text(json.dumps(res, indent=2))
     print(f"  wrote {out}")
     return res
@@ -358,6 +422,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--pycocotools-repeat", type=int, default=1, help="best of N (pycocotools)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-pycocotools", action="store_true")
+    parser.add_argument(
+        "--iou-type", choices=("bbox", "segm"), default="bbox", help="boxes or masks"
+    )
     # internal: one library in a child process
     parser.add_argument("--child", choices=LIBRARIES, help=argparse.SUPPRESS)
     parser.add_argument("--gt", help=argparse.SUPPRESS)
@@ -368,15 +435,17 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
 
     if args.child:
         if args.child == "nbdiag":
-            result = _child_nbdiag(args.gt, args.dt, args.extras)
+            result = _child_nbdiag(args.gt, args.dt, args.extras, args.iou_type)
         else:
-            result = _child_peer(args.child, args.gt, args.dt)
+            result = _child_peer(args.child, args.gt, args.dt, args.iou_type)
         Path(args.out).write_text(json.dumps(result))
         return [result]
 
     libs = [lib for lib in LIBRARIES if not (lib == "pycocotools" and args.skip_pycocotools)]
     return [
-        bench_size(n, args.classes, args.seed, args.repeat, args.pycocotools_repeat, libs)
+        bench_size(
+            n, args.classes, args.seed, args.repeat, args.pycocotools_repeat, libs, args.iou_type
+        )
         for n in args.images
     ]
 

@@ -12,7 +12,7 @@ widgets; get every selection back as a pandas DataFrame.
 from . import embeddings, issues, metrics, selection, slices, store
 from ._version import __version__
 from .compare import RunComparison, compare_runs
-from .core import ClassificationRun, DetectionRun, ImageLoadError
+from .core import ClassificationRun, DetectionRun, ImageLoadError, MultiLabelRun, SemanticRun
 from .dataset import Dataset
 from .evaluation import (
     ClassificationEvaluation,
@@ -20,6 +20,8 @@ from .evaluation import (
     evaluate_classification,
     evaluate_detections,
 )
+from .evaluation.multilabel import MultiLabelEvaluation, evaluate_multilabel
+from .evaluation.semantic import SemanticEvaluation, evaluate_semantic
 from .metrics import metric
 from .store import StoreError
 from .store import open_dataset as open
@@ -47,15 +49,21 @@ __all__ = [
     "ImageGrid",
     "LinkedSelection",
     "ImageLoadError",
+    "MultiLabelEvaluation",
+    "MultiLabelRun",
     "RunComparison",
     "Scatter",
     "SelectionWidget",
+    "SemanticEvaluation",
+    "SemanticRun",
     "StoreError",
     "__version__",
     "compare_runs",
     "evaluate_classification",
     "embeddings",
     "evaluate_detections",
+    "evaluate_multilabel",
+    "evaluate_semantic",
     "explore",
     "issues",
     "link",

@@ -76,8 +76,9 @@ class AnalysesMixin:
         *,
         confidence: float = 0.95,
     ) -> pd.DataFrame:
-        """Performance of ``run`` in quantile bins of ``metric``, with Wilson intervals.
-        See :func:`nbdiag.slices.performance_by`."""
+        """Performance of ``run`` in quantile bins of ``metric``, with Wilson intervals
+        (multi-label: subset accuracy, mean Jaccard / hamming and micro F1 per bin; semantic
+        segmentation: mean per-image mIoU). See :func:`nbdiag.slices.performance_by`."""
         return performance_by(self, metric, run, bins, confidence=confidence)
 
     def quality_by(
@@ -119,7 +120,8 @@ class AnalysesMixin:
         confidence: float = 0.95,
     ) -> pd.DataFrame:
         """Small conjunctions of metric ranges and classes where the run does worst, with size,
-        error rate and lift. See :func:`nbdiag.slices.worst_slices`."""
+        error rate and lift (multi-label: samples not exactly right, classes as ``'c' in
+        labels``; semantic: ``1 - mIoU`` per image). See :func:`nbdiag.slices.worst_slices`."""
         return worst_slices(
             self,
             run,
@@ -189,7 +191,10 @@ class EmbeddingAnalysesMixin:
     def find_label_issues(self: DatasetCore, run: str | None = None, **kwargs: Any) -> pd.DataFrame:
         """Likely label errors, ranked, with a suggested label and the reason: confident learning
         (cleanlab) plus neighbour disagreement for classification; missing, wrong-class,
-        badly-localised and duplicate boxes for detection."""
+        badly-localised and duplicate boxes for detection; cleanlab's multi-label mode (which
+        classes look missing or extra) for multi-label datasets. ``iou_type="segm"``: missing,
+        wrong-class, poorly drawn and duplicate object masks, matched on mask IoU (see
+        :func:`nbdiag.issues.find_mask_label_issues`)."""
         return find_label_issues(self, run, **kwargs)
 
     def out_of_fold_probabilities(self: DatasetCore, **kwargs: Any) -> pd.DataFrame:
@@ -202,7 +207,8 @@ class EmbeddingAnalysesMixin:
     ) -> pd.DataFrame:
         """What to label next: ``least_confidence``, ``margin``, ``entropy``, ``k_center``,
         ``class_balanced``, ``hybrid`` (uncertainty + diversity) or ``random``; returns the
-        chosen ids with the score that chose them."""
+        chosen ids with the score that chose them. Multi-label runs: each class a binary
+        decision (see :func:`nbdiag.selection.select_for_labeling`)."""
         return select_for_labeling(self, budget, strategy, **kwargs)
 
     def apply_labeling_functions(self: DatasetCore, functions: Any, **kwargs: Any) -> pd.DataFrame:

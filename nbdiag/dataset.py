@@ -25,6 +25,8 @@ from .compare import RunComparison
 from .core import DatasetCore, Run
 from .core._tables import GT, OBJECT_COLUMNS, SAMPLE_COLUMNS
 from .evaluation import ClassificationEvaluation, DetectionEvaluation, evaluate_run
+from .evaluation.multilabel import MultiLabelEvaluation
+from .evaluation.semantic import SemanticEvaluation
 from .io.arrays import from_arrays
 from .io.coco import coco_results_to_frame, from_coco
 from .io.dataframe import from_dataframe
@@ -35,6 +37,7 @@ from .io.formats.hf import from_hf
 from .io.formats.labelstudio import from_labelstudio
 from .io.formats.voc import from_voc
 from .io.formats.yolo import from_yolo, read_yolo_predictions
+from .io.label_maps import from_label_maps
 from .io.relabel import import_labels
 from .io.run_boxes import boxes_to_xywh, detections_to_frame
 from .io.torch import from_torch
@@ -51,8 +54,10 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin, DatasetCore, facade=True):
     samples
         One row per image. The index is the sample id (or an ``id`` column becomes it).
         Recognised columns: ``path`` (image file), ``width``, ``height``, ``label`` (class of a
-        classification sample), ``split``, ``issues`` (problems found with the image file,
-        comma-separated, ``""`` when none); any other column is kept.
+        classification sample), ``labels`` (multi-label: a list of class names or indices per
+        sample, ``ds.task == "multilabel"``; see ``docs/multilabel.md``), ``split``, ``issues``
+        (problems found with the image file, comma-separated, ``""`` when none); any other
+        column is kept.
     objects
         One row per box: ``sample_id``, ``label``, ``x``, ``y``, ``w``, ``h`` in pixels
         (top-left origin), ``source`` (``"gt"`` or a run name), ``score`` (predictions),
@@ -113,6 +118,16 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin, DatasetCore, facade=True):
         - COCO results (a list of result dicts or the path of a results JSON) when the dataset
           was loaded from COCO.
 
+        Multi-label (a dataset with a ``labels`` column): per-class probabilities (sigmoid
+        outputs, in [0, 1]; a row need not sum to 1), an N x C array in ``samples`` order or a
+        DataFrame indexed by sample id with one column per class.
+
+        Semantic segmentation (a dataset from :meth:`from_label_maps`), any of: a dict sample
+        id -> H x W predicted class indices or C x H x W class scores (logits / probabilities,
+        numpy or torch: their arg-max is kept); an N x H x W or N x C x H x W array (or a list)
+        in ``samples`` order; a folder of PNG label maps named like the images. Each map must
+        have its ground truth's size and hold class indices (or ``ignore_index``).
+
         With ``replace=True`` an existing run of that name is replaced, but only once the new
         predictions have passed validation. A dataset bound to a store saves the run and
         records it in :attr:`run_history`.
@@ -120,7 +135,9 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin, DatasetCore, facade=True):
         self._check_run_name(name, replace)
         if format not in (None, "coco", "yolo"):
             raise ValueError(f"format must be None, 'coco' or 'yolo', got {format!r}")
-        if format == "yolo":
+        if self.task == "semantic":
+            pass  # predicted label maps: read and checked by the core
+        elif format == "yolo":
             predictions = read_yolo_predictions(self, predictions)  # type: ignore[arg-type]
         elif _detection_dicts(predictions):
             predictions = detections_to_frame(
@@ -153,13 +170,18 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin, DatasetCore, facade=True):
     # ------------------------------------------------------------------ evaluation
     def evaluate(
         self, run: str | None = None, **kwargs: Any
-    ) -> ClassificationEvaluation | DetectionEvaluation:
+    ) -> ClassificationEvaluation | DetectionEvaluation | SemanticEvaluation | MultiLabelEvaluation:
         """Evaluate a run against the ground truth (the only run when ``run`` is omitted).
 
         Classification runs give a :class:`~nbdiag.ClassificationEvaluation`; detection runs a
-        :class:`~nbdiag.DetectionEvaluation` (keyword arguments such as ``iou_threshold`` and
-        ``score_threshold`` are passed on). ``progress`` is accepted for every run, so one loop
-        can evaluate runs of both kinds (classification is instant and shows none)."""
+        :class:`~nbdiag.DetectionEvaluation` (keyword arguments such as ``iou_threshold``,
+        ``score_threshold`` and ``iou_type="segm"``, which compares the objects' masks as
+        ``COCOeval(iouType="segm")``, are passed on); semantic runs a :class:`~nbdiag.SemanticEvaluation`,
+        and each image's mIoU and pixel accuracy become ``samples["miou@<run>"]`` and
+        ``samples["pixel_accuracy@<run>"]``. ``progress`` is accepted for every run, so one loop
+        can evaluate runs of both kinds (classification is instant and shows none).
+        Multi-label runs give a :class:`~nbdiag.MultiLabelEvaluation` at ``threshold=``
+        (default 0.5; one per class as a list or a dict class -> threshold)."""
         return evaluate_run(self, run, **kwargs)
 
     # ------------------------------------------------------------------ project store
@@ -239,8 +261,9 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin, DatasetCore, facade=True):
         return _project.label_history(self)
 
     def compare(self, run_a: str, run_b: str, **kwargs: Any) -> RunComparison:
-        """Compare two runs: per-sample fixed/broken/still-wrong, delta confusion matrix,
-        per-class and per-metric-bin deltas, most-disagreeing samples. See
+        """Compare two runs (classification, detection or multi-label; ``threshold=`` for
+        multi-label): per-sample fixed/broken/still-wrong, delta confusion matrix, per-class and
+        per-metric-bin deltas, most-disagreeing samples. See
         :func:`nbdiag.compare.compare_runs`."""
         return _compare.compare_runs(self, run_a, run_b, **kwargs)
 
@@ -312,8 +335,26 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin, DatasetCore, facade=True):
         class_names: Sequence[Any] | None = None,
         **kwargs: Any,
     ) -> Dataset:
-        """From a numpy image stack (N,H,W) or (N,H,W,C) such as scikit-learn's digits."""
+        """From a numpy image stack (N,H,W) or (N,H,W,C) such as scikit-learn's digits.
+        Multi-label with ``multilabel=True``: ``labels`` one list of classes per image, or an
+        N x C 0/1 indicator matrix. See :func:`nbdiag.io.arrays.from_arrays`."""
         return from_arrays(images, labels, probs=probs, class_names=class_names, **kwargs)
+
+    @classmethod
+    def from_label_maps(
+        cls,
+        images: Any,
+        label_maps: Any,
+        class_names: Sequence[Any],
+        *,
+        ignore_index: int = 255,
+        **kwargs: Any,
+    ) -> Dataset:
+        """Semantic segmentation: images (a folder, paths or arrays) and one H x W label map of
+        class indices per image (a folder of PNGs matched by file name, paths, or arrays), with
+        ``ignore_index`` marking pixels to ignore. See :func:`nbdiag.io.label_maps.from_label_maps`.
+        """
+        return from_label_maps(images, label_maps, class_names, ignore_index=ignore_index, **kwargs)
 
     @classmethod
     def from_torch(cls, dataset: Any, **kwargs: Any) -> Dataset:

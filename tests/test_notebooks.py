@@ -200,6 +200,61 @@ print("CHECK " + json.dumps({
     "wrong_picks_vs_rest": [float(wrong[first.index].mean()), float(wrong[rest].mean())],
 }))""",
     ],
+    "06_segmentation.ipynb": [
+        """import json
+
+import pycocotools.mask as mask_api
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+# the pixel confusion, straight from the label maps and the logits' arg-max
+truth_px = np.stack([label_maps[s] for s in test_ids]).ravel()
+pred_px = logits.argmax(1).numpy().ravel()
+direct = np.bincount(truth_px * 4 + pred_px, minlength=16).reshape(4, 4)
+
+# the mask AP, by pycocotools on the same masks
+def rle(counts):
+    return {"size": [S, S], "counts": counts}
+
+gt_o, dt_o = inst.gt_objects, inst.run_boxes("segmenter")
+image_no = {s: k for k, s in enumerate(test_ids)}
+coco = COCO()
+coco.dataset = {
+    "images": [{"id": k, "width": S, "height": S} for k in range(len(test_ids))],
+    "categories": [{"id": k, "name": c} for k, c in enumerate(SHAPES)],
+    "annotations": [
+        {"id": n + 1, "image_id": image_no[r.sample_id], "category_id": SHAPES.index(r.label),
+         "segmentation": rle(r.mask), "area": float(mask_api.area(rle(r.mask))),
+         "bbox": [r.x, r.y, r.w, r.h], "iscrowd": 0}
+        for n, r in enumerate(gt_o.itertuples())
+    ],
+}
+coco.createIndex()
+results = coco.loadRes([
+    {"image_id": image_no[r.sample_id], "category_id": SHAPES.index(r.label),
+     "segmentation": rle(r.mask), "score": r.score}
+    for r in dt_o.itertuples()
+])
+oracle = COCOeval(coco, results, "segm")
+oracle.evaluate(); oracle.accumulate(); oracle.summarize()
+
+cm.select_cell(*worst_cell)
+print("CHECK " + json.dumps({
+    "confusion": sem_ev.confusion_matrix().to_numpy().astype(int).tolist(),
+    "direct": direct.tolist(),
+    "miou": float(sem_ev.miou),
+    "selected": list(cm.selected.index[:5]),
+    "in_cell": list(sem_ev.samples_in_cell(*worst_cell).index[:5]),
+    "segm_stats": [float(x) for x in segm.coco_stats],
+    "oracle_stats": [float(x) for x in oracle.stats],
+    "found": found,
+    "n_issues": len(issues),
+    "mask_metrics": sorted(c for c in inst.objects.columns if c.startswith("mask_")),
+    "grid_masks": bool(inst_grid.has_masks),
+    "sem_grid_masks": bool(grid.has_masks),
+    "ml_map": float(ml_ev.mean_average_precision),
+}))""",
+    ],
     "05_custom_metrics.ipynb": [
         """import json
 
@@ -384,6 +439,25 @@ def test_example_notebook_runs(path: Path):
             "not picked",
             "test",
         ]
+
+    if path.name == "06_segmentation.ipynb":
+        total_s = float(_stdout(nb, r"notebook ran in ([0-9.]+)s").group(1))
+        assert total_s < 180, f"the notebook took {total_s}s; it must stay quick"
+        check = json.loads(_stdout(nb, r"CHECK (.*)").group(1))
+        # semantic: the pixel confusion is numpy's count of the same pixels; the model is good
+        assert check["confusion"] == check["direct"]
+        assert check["miou"] > 0.8
+        # a clicked pixel-confusion cell selects its images, most pixels first
+        assert check["selected"] == check["in_cell"] and check["selected"]
+        # instance: mask AP equal to pycocotools' COCOeval(iouType="segm")
+        assert check["segm_stats"] == pytest.approx(check["oracle_stats"], abs=1e-12)
+        assert check["segm_stats"][0] > 0.6
+        # the three planted annotation errors are among the top ten mask label issues
+        assert all(check["found"].values()), check["found"]
+        assert check["n_issues"] < 20
+        assert {"mask_area", "mask_fill", "mask_parts"} <= set(check["mask_metrics"])
+        assert check["grid_masks"] and check["sem_grid_masks"]
+        assert check["ml_map"] > 0.9
 
     if path.name == "05_custom_metrics.ipynb":
         total_s = float(_stdout(nb, r"notebook ran in ([0-9.]+)s").group(1))

@@ -414,7 +414,7 @@ describe("ConfusionMatrix data changes and cleanup", () => {
 
   it("cleanup removes listeners and the DOM, and flushes a pending click", () => {
     const { model, click, cleanup, el } = setup();
-    expect(model.listenerCount()).toBe(9); // 3 data + normalize + title + the selection binding's _selection, _link, _row_keys, _object_keys
+    expect(model.listenerCount()).toBe(10); // 4 data (codes, _weights, class names) + normalize + title + the selection binding's _selection, _link, _row_keys, _object_keys
     click("cm-cell-2-2");
     (cleanup as () => void)();
     expect(model.listenerCount()).toBe(0);

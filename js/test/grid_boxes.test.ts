@@ -8,7 +8,7 @@ function table(rows: number[][]): DataView {
   return new DataView(f.buffer);
 }
 
-const box = (style: number, score = Number.NaN, cls = 0, focus = false): Box => ({ row: 0, x: 0, y: 0, w: 1, h: 1, score, cls, style, focus });
+const box = (style: number, score = Number.NaN, cls = 0, focus = false): Box => ({ row: 0, x: 0, y: 0, w: 1, h: 1, score, cls, style, focus, region: false, mask: null, objRow: -1 });
 const all = { threshold: 0, showGt: true, showPred: true, hidden: new Set<number>() };
 
 describe("decodeBoxes", () => {

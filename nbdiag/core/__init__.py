@@ -14,16 +14,21 @@ Nothing here imports from a layer above (readers, analyses, store, widgets, repo
 from ._tables import GT, OBJECT_COLUMNS, SAMPLE_COLUMNS
 from .dataset import DatasetCore, new_dataset
 from .images import ImageLoadError
+from .label_maps import IGNORE_INDEX, SemanticRun
+from .multilabel import MultiLabelRun
 from .runs import ClassificationRun, DetectionRun, Run
 
 __all__ = [
     "GT",
+    "IGNORE_INDEX",
     "OBJECT_COLUMNS",
     "SAMPLE_COLUMNS",
     "ClassificationRun",
     "DatasetCore",
     "DetectionRun",
     "ImageLoadError",
+    "MultiLabelRun",
     "Run",
+    "SemanticRun",
     "new_dataset",
 ]

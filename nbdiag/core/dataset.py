@@ -21,7 +21,10 @@ from . import _tables as t
 from . import validation as v
 from ._tables import GT
 from .images import ThumbnailCache, array_to_image, encode_thumbnail, load_image
+from .label_maps import LabelMaps, semantic_run
+from .label_maps import label_map as _label_map
 from .masks import MASK, masks_column
+from .multilabel import LABELS, labelled, multilabel_run, with_labels
 from .runs import DetectionRun, Run, classification_run
 
 
@@ -71,6 +74,8 @@ class DatasetCore:
             dup = pd.Index(names)[pd.Index(names).duplicated()].tolist()
             raise ValueError(f"duplicate class names: {dup}")
 
+        if LABELS in samples.columns:  # multi-label: a tuple of class names per sample
+            samples, names = with_labels(samples, names)
         if "label" in samples.columns:
             samples["label"] = v.labels_to_names(samples["label"], names, "samples.label")
         if "label" in objects.columns:
@@ -98,6 +103,8 @@ class DatasetCore:
         if MASK in self._objects.columns:  # after the sizes: a mask is checked against its image
             self._objects[MASK] = masks_column(self._objects, self._samples)
         self.name = name
+        #: semantic segmentation: ignore_index and in-memory label maps (None: not semantic)
+        self._label_maps: LabelMaps | None = None
         self.runs: dict[str, Run] = {}
         for source in self._objects["source"].unique():
             if source != GT:
@@ -134,10 +141,15 @@ class DatasetCore:
 
     @property
     def task(self) -> str:
-        """``"detection"`` when there are boxes, ``"classification"`` when samples have labels,
-        else ``"unlabelled"``."""
+        """``"semantic"`` with label maps, ``"detection"`` when there are boxes,
+        ``"multilabel"`` when samples have a ``labels`` set, ``"classification"`` when samples
+        have labels, else ``"unlabelled"``."""
+        if self._label_maps is not None:
+            return "semantic"
         if len(self._objects):
             return "detection"
+        if LABELS in self._samples.columns and self._samples[LABELS].notna().any():
+            return "multilabel"
         if self._samples["label"].notna().any():
             return "classification"
         return "unlabelled"
@@ -215,12 +227,17 @@ class DatasetCore:
         # the other runs' and the ground truth's boxes: what a replacement is checked against
         kept = self._objects[self._objects["source"] != name]
         run: Run
-        if isinstance(predictions, pd.DataFrame) and {"x", "y", "w", "h"} <= set(
+        if self._label_maps is not None:  # semantic segmentation: predicted label maps
+            run = semantic_run(name, predictions, self)
+        elif isinstance(predictions, pd.DataFrame) and {"x", "y", "w", "h"} <= set(
             predictions.columns
         ):
             boxes = self._detection_boxes(name, predictions, kept)
             self._objects = pd.concat([kept, boxes]) if len(kept) else boxes
             run = DetectionRun(name, len(boxes))
+        elif LABELS in self._samples.columns:  # multi-label: per-class probabilities
+            run = multilabel_run(name, predictions, self._samples.index, self._class_names)
+            self._objects = kept
         else:
             run = classification_run(name, predictions, self._samples.index, self._class_names)
             self._objects = kept
@@ -234,6 +251,11 @@ class DatasetCore:
         run = self.runs.pop(name)
         if isinstance(run, DetectionRun):
             self._objects = self._objects[self._objects["source"] != name]
+
+    def label_map(self, sample_id: Hashable, source: str = "gt") -> np.ndarray:
+        """Sample ``sample_id``'s H x W label map (class indices, ``ignore_index`` where
+        ignored): the ground truth (``source="gt"``) or a semantic run's prediction."""
+        return _label_map(self, sample_id, source)
 
     def run_boxes(self, name: str) -> pd.DataFrame:
         """Predicted boxes of a detection run."""
@@ -350,7 +372,7 @@ class DatasetCore:
         return {
             "name": self.name,
             "samples": len(self._samples),
-            "labelled": int(self._samples["label"].notna().sum()),
+            "labelled": int(labelled(self._samples).sum()),
             "gt_objects": len(gt),
             "classes": len(self._class_names),
             "runs": {n: (r.kind, len(r)) for n, r in self.runs.items()},
@@ -371,7 +393,7 @@ class DatasetCore:
         if len(self._objects):
             counts = self.gt_objects["label"].value_counts()
         else:
-            counts = self._samples["label"].value_counts()
+            counts = self._samples.get(LABELS, self._samples["label"]).explode().value_counts()
         classes = ", ".join(f"{esc(str(c))} ({n})" for c, n in counts.head(20).items())
         if len(counts) > 20:
             classes += f", … {len(counts) - 20} more"

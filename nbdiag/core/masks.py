@@ -23,9 +23,12 @@ import pandas as pd
 
 from .._optional import require
 from . import validation as v
+from ._rle_check import counts_ok
 
 #: the objects-table column that holds masks
 MASK = "mask"
+#: masks per ``pycocotools.mask`` area call (its numpy-2 build overflows a uint8 from 256 on)
+AREA_CHUNK = 255
 #: a probability mask's pixel is inside at >= this value (torchvision's Mask R-CNN convention)
 PROBABILITY_THRESHOLD = 0.5
 
@@ -74,7 +77,9 @@ def to_rle(segmentation: Any, height: int, width: int, what: str = "mask") -> st
     ``segmentation`` is a COCO polygon list (``[[x0, y0, x1, y1, ...], ...]``, parts merged),
     a COCO RLE dict (``size`` and ``counts`` as a list — uncompressed — or a string), a
     compressed ``counts`` string, or an H×W array / tensor of 0/1, booleans or probabilities.
-    ``None`` (or NaN) means no mask. Errors name ``what`` (the object).
+    ``None`` (or NaN) means no mask. A polygon reaching past the image's edge is clipped to
+    it, as pycocotools rasterises it (COCO's own annotations do this). Errors name ``what``
+    (the object).
     """
     if segmentation is None or (isinstance(segmentation, float) and np.isnan(segmentation)):
         return None
@@ -113,7 +118,8 @@ def to_rle(segmentation: Any, height: int, width: int, what: str = "mask") -> st
                 raise ValueError(
                     f"{what}: a polygon part needs at least 3 (x, y) points, got {len(p)} numbers"
                 )
-            if not np.all(np.isfinite(np.asarray(p, dtype=float))):
+            xy = np.asarray(p, dtype=float).reshape(-1, 2)
+            if not np.all(np.isfinite(xy)):
                 raise ValueError(f"{what}: polygon has NaN or infinite coordinates")
         return _counts(api.merge(api.frPyObjects([[float(x) for x in p] for p in parts], h, w)))
     raise TypeError(
@@ -126,36 +132,10 @@ def _check_counts(rle: dict[str, Any], what: str) -> None:
     """A compressed RLE whose runs do not cover exactly its image is refused (pycocotools would
     decode it into garbage or crash)."""
     h, w = rle["size"]
-    runs = _runs(_counts(rle))
-    if runs is None or int(runs.sum()) != h * w:
+    if not counts_ok([_counts(rle)], np.array([h * w]))[0]:
         raise ValueError(
             f"{what}: RLE counts do not cover its {h}×{w} image (corrupt or wrong size)"
         )
-
-
-def _runs(counts: str) -> np.ndarray | None:
-    """Decode COCO's compressed counts string into run lengths (``None`` when malformed)."""
-    out: list[int] = []
-    p, n = 0, len(counts)
-    while p < n:
-        x, k, more = 0, 0, True
-        while more:
-            if p >= n:
-                return None
-            c = ord(counts[p]) - 48
-            if c < 0 or c > 63:
-                return None
-            x |= (c & 0x1F) << (5 * k)
-            more = bool(c & 0x20)
-            p += 1
-            k += 1
-            if not more and (c & 0x10):
-                x |= -1 << (5 * k)
-        if len(out) > 2:
-            x += out[-2]
-        out.append(x)
-    arr = np.asarray(out, dtype=np.int64)
-    return None if (arr < 0).any() else arr
 
 
 def decode(counts: str, height: int, width: int) -> np.ndarray:
@@ -174,7 +154,11 @@ def area(counts: Sequence[str], height: int, width: int) -> np.ndarray:
     """Pixel areas of masks on one image."""
     if not len(counts):
         return np.zeros(0)
-    return np.asarray(mask_api().area([_rle(c, height, width) for c in counts]), dtype=float)
+    api = mask_api()
+    rles = [_rle(c, height, width) for c in counts]
+    # pycocotools' numpy-2 build overflows a uint8 from 256 masks per call on
+    parts = [api.area(rles[i : i + AREA_CHUNK]) for i in range(0, len(rles), AREA_CHUNK)]
+    return np.concatenate([np.atleast_1d(np.asarray(p, dtype=float)) for p in parts])
 
 
 def bbox(counts: Sequence[str], height: int, width: int) -> np.ndarray:
@@ -206,10 +190,25 @@ def masks_column(objects: pd.DataFrame, samples: pd.DataFrame, what: str = "obje
     if not len(col):
         return pd.Series(pd.array([], dtype=object), index=objects.index, name=MASK)
     sizes = samples.reindex(objects["sample_id"])[["height", "width"]].to_numpy()
-    out: list[str | None] = []
-    for (oid, seg), (h, w) in zip(col.items(), sizes, strict=True):
+    values = col.to_numpy(dtype=object)
+    is_str = np.fromiter((isinstance(x, str) for x in values), dtype=bool, count=len(values))
+    known = np.isfinite(sizes).all(axis=1) & (sizes > 0).all(axis=1)
+    fast = np.flatnonzero(is_str & known)
+    if len(fast):  # counts strings, the common case: checked all at once
+        pixels = (sizes[fast, 0] * sizes[fast, 1]).astype(np.int64)
+        ok = counts_ok([values[i] for i in fast], pixels)
+        if not ok.all():
+            i = fast[np.flatnonzero(~ok)[0]]
+            h, w = (int(x) for x in sizes[i])
+            raise ValueError(
+                f"{what} {v.show(col.index[i])}: RLE counts do not cover its {h}×{w} image "
+                "(corrupt or wrong size)"
+            )
+    out: list[str | None] = list(values)
+    for k in np.flatnonzero(~(is_str & known)):
+        oid, seg, (h, w) = col.index[k], values[k], sizes[k]
         size = (int(h), int(w)) if _known_size(h, w) else (None, None)
-        out.append(to_rle(seg, size[0], size[1], f"{what} {v.show(oid)}"))
+        out[k] = to_rle(seg, size[0], size[1], f"{what} {v.show(oid)}")
     return pd.Series(out, index=objects.index, name=MASK, dtype=object)
 
 

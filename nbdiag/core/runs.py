@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 
 from . import validation as v
+from .label_maps import SemanticRun
+from .multilabel import MultiLabelRun
 
-RunKind = Literal["classification", "detection"]
+RunKind = Literal["classification", "detection", "semantic", "multilabel"]
 
 
 @dataclass
@@ -55,7 +57,7 @@ class DetectionRun:
         return f"DetectionRun({self.name!r}, {self.n_boxes} boxes)"
 
 
-Run = ClassificationRun | DetectionRun
+Run = ClassificationRun | DetectionRun | SemanticRun | MultiLabelRun
 
 
 def confidence_from_probabilities(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

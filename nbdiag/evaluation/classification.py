@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
@@ -15,6 +14,7 @@ from sklearn import metrics as skm
 from ..core import new_dataset
 from ..core import validation as v
 from ..core.runs import ClassificationRun
+from ._frames import confusion_frame, summary_html
 
 if TYPE_CHECKING:
     from ..core import DatasetCore
@@ -159,22 +159,8 @@ class ClassificationEvaluation:
     def confusion_matrix(self, normalize: Normalize = None) -> pd.DataFrame:
         """Rows: true class, columns: predicted class. ``normalize``: ``"true"`` (rows sum to
         1), ``"pred"`` (columns sum to 1), ``"all"`` or ``None`` (counts)."""
-        if normalize not in (None, "true", "pred", "all"):
-            raise ValueError(f"normalize must be None, 'true', 'pred' or 'all', got {normalize!r}")
         cm = skm.confusion_matrix(self.y_true, self.y_pred, labels=self._labels)
-        if normalize is not None:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                denom = {
-                    "true": cm.sum(axis=1, keepdims=True),
-                    "pred": cm.sum(axis=0, keepdims=True),
-                    "all": cm.sum(),
-                }[normalize]
-                cm = np.nan_to_num(cm / denom)
-        return pd.DataFrame(
-            cm,
-            index=pd.Index(self.class_names, name="true"),
-            columns=pd.Index(self.class_names, name="predicted"),
-        )
+        return confusion_frame(cm, self.class_names, normalize)
 
     def samples_in_cell(self, true: str | int, pred: str | int) -> pd.DataFrame:
         """Evaluated samples labelled ``true`` and predicted ``pred``, most confident first."""
@@ -265,13 +251,8 @@ class ClassificationEvaluation:
         )
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th>{k}</th><td>{val:.4f}</td></tr>" if isinstance(val, float) else ""
-            for k, val in self.summary().items()
-        )
-        return (
-            f"<b>ClassificationEvaluation</b> run <code>{html.escape(str(self.run))}</code>, "
-            f"{len(self.per_sample)} samples<table>{rows}</table>"
+        return summary_html(
+            "ClassificationEvaluation", self.run, f"{len(self.per_sample)} samples", self.summary()
         )
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 from ..core import DatasetCore, new_dataset
 from ..core import validation as v
 from ..core.images import array_to_uint8
+from ..core.multilabel import LABELS, is_label_set_input, label_sets, missing_cell
 
 _CHANNELS = (1, 3, 4)
 
@@ -25,6 +26,7 @@ def from_arrays(
     ids: Sequence[Hashable] | None = None,
     split: str | Sequence[Any] | None = None,
     run_name: str = "model",
+    multilabel: bool = False,
 ) -> DatasetCore:
     """Build a :class:`~nbdiag.Dataset` from images held in memory.
 
@@ -38,8 +40,14 @@ def from_arrays(
         brightness differences between images are preserved.
     labels
         Ground-truth class per image: names, or integer indices into ``class_names``.
+        With ``multilabel=True`` (several classes per image, ``ds.task == "multilabel"``):
+        one list of class names or indices per image (``[]`` for none, ``None`` for
+        unlabelled), or an ``(N, n_classes)`` 0/1 indicator matrix (numpy array, or a
+        DataFrame with one column per class); they become the ``labels`` column. See
+        ``docs/multilabel.md``.
     probs
         Class probabilities ``(N, n_classes)`` of a model; added as the run ``run_name``.
+        Multi-label: independent per-class probabilities (sigmoid outputs).
     class_names
         The classes in order. Without it: ``"0", "1", ...`` for integer labels (as many as
         ``probs`` has columns), or the sorted label names for string labels (the order of
@@ -52,6 +60,9 @@ def from_arrays(
         One split name for all images, or one per image.
     run_name
         Name of the run created from ``probs``.
+    multilabel
+        Read ``labels`` as several classes per image (and ``probs`` as independent per-class
+        probabilities).
 
     Examples
     --------
@@ -67,10 +78,20 @@ def from_arrays(
     if ids is not None:
         v.check_same_length("ids", index, "images", arrays)
     columns: dict[str, Any] = {}
-    if labels is not None:
+    if multilabel and labels is not None:  # label collections or an indicator matrix
+        sets, class_names = label_sets(labels, class_names, index)
+        v.check_same_length("labels", sets, "images", arrays)
+        columns[LABELS] = pd.Series(sets, index=index, dtype=object)
+        labels = np.asarray([c for s in sets if not missing_cell(s) for c in s], dtype=object)
+    elif labels is not None:
+        given = labels
         labels = np.asarray(labels, dtype=object) if not isinstance(labels, np.ndarray) else labels
-        if labels.ndim != 1:
-            raise ValueError(f"labels must be 1-D (one class per image), got shape {labels.shape}")
+        if labels.ndim != 1 or is_label_set_input(given):
+            raise ValueError(
+                f"labels must be 1-D (one class per image), got {labels.ndim}-D or lists of "
+                "classes; for several classes per image pass multilabel=True (one-hot single "
+                "labels: pass labels.argmax(axis=1))"
+            )
         v.check_same_length("labels", labels, "images", arrays)
         columns["label"] = labels
     if split is not None:

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..core import masks as m
 from ..core import new_dataset
 from ..core import validation as v
+from ._coco_masks import mask_geometry, result_masks, want_masks, with_masks
 from ._probe import probe_mode, probe_samples
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ def from_coco(
     name: str | None = None,
     check_images: bool | str = "auto",
     progress: bool | None = None,
+    masks: bool | None = None,
 ) -> DatasetCore:
     """Build a :class:`~nbdiag.Dataset` from a COCO instances (detection) annotation file.
 
@@ -62,6 +65,16 @@ def from_coco(
         Width and height come from the JSON; from the file only when the JSON lacks them.
     progress
         Show a progress bar while checking files (default: from 200 files on).
+    masks
+        Read each annotation's ``segmentation`` (polygons with one or more parts, uncompressed
+        RLE as crowd regions use, compressed RLE) into ``objects["mask"]`` (COCO compressed RLE
+        counts strings; see :mod:`nbdiag.core.masks`). ``None`` (default): when pycocotools
+        (the ``masks`` extra) is installed, else with one warning that they were skipped;
+        ``True``: required (ImportError naming the extra without it); ``False``: never. An
+        annotation whose segmentation cannot be read (a degenerate polygon, an RLE whose size
+        is not its image's) keeps its box without a mask, and its image gets the
+        ``invalid_mask`` issue (``samples.issues``) with the reason in
+        ``samples.annotation_problems``. An annotation without ``area`` gets its mask's area.
 
     Sample ids are the COCO image ids and object ids the annotation ids; ``bbox`` becomes
     ``x, y, w, h``; an annotation's ``annotator`` (or ``attributes.annotator``) becomes the
@@ -109,6 +122,8 @@ def from_coco(
         )
     if name is None:
         name = Path(os.fspath(gt)).stem if isinstance(gt, (str, os.PathLike)) else "coco"
+    if want_masks(data.get("annotations") or [], masks):
+        objects = with_masks(data.get("annotations") or [], objects, samples)
     ds = new_dataset(samples, objects, class_names=list(categories.values()), name=name)
     ds.coco_categories = dict(categories)
     for run_name, results in _prediction_sets(predictions).items():
@@ -123,6 +138,10 @@ def coco_results_to_frame(
     path to such a JSON list) as a boxes frame for :meth:`Dataset.add_run`: columns
     ``sample_id, label, x, y, w, h, score, area`` (``area = w * h``), one row per result in
     order.
+
+    Results with a ``segmentation`` (instance segmentation: compressed RLE, as Mask R-CNN
+    results are written, or polygons) add a ``mask`` column; their ``area`` is the mask area and
+    a result without ``bbox`` gets the mask's bounding box (as pycocotools' ``loadRes``).
 
     The dataset must come from COCO (its ``coco_categories`` map category ids to classes).
     """
@@ -140,14 +159,22 @@ def coco_results_to_frame(
     for i, r in enumerate(results):
         if not isinstance(r, Mapping):
             raise ValueError(f"COCO result {i} is a {type(r).__name__}, not a dict (in {source})")
-        missing = [k for k in _RESULT_KEYS if k not in r]
+        missing = [
+            k for k in _RESULT_KEYS if k not in r and not (k == "bbox" and "segmentation" in r)
+        ]
         if missing:
             raise ValueError(f"COCO result {i} has no {missing} (in {source})")
     n = len(results)
     pos = pd.RangeIndex(n)
     image_id = pd.Series([r["image_id"] for r in results], index=pos, dtype=object)
     category_id = pd.Series([r["category_id"] for r in results], index=pos, dtype=object)
-    boxes = _bbox_array([r["bbox"] for r in results], "COCO result", pos, source)
+    segs = result_masks(results, image_id, ds, source)
+    boxes = _bbox_array(
+        [r["bbox"] if "bbox" in r else [0.0, 0.0, 0.0, 0.0] for r in results],
+        "COCO result",
+        pos,
+        source,
+    )
     score = pd.to_numeric(pd.Series([r["score"] for r in results], index=pos), errors="coerce")
 
     bad = ~np.isfinite(score.to_numpy(dtype=float, na_value=np.nan))
@@ -167,7 +194,11 @@ def coco_results_to_frame(
             f"negative width or height in the bbox of COCO results {v.listed(pos[neg])}"
         )
     labels = category_id.map(ds.coco_categories)
-    return pd.DataFrame(
+    area = boxes[:, 2] * boxes[:, 3]
+    if segs is not None:  # mask area, and the mask's box where the result has none
+        no_box = np.array(["bbox" not in r for r in results], dtype=bool)
+        mask_geometry(segs, image_id, ds.samples, area, boxes, no_box)
+    frame = pd.DataFrame(
         {
             "sample_id": image_id.to_numpy(),
             "label": labels.to_numpy(),
@@ -176,9 +207,12 @@ def coco_results_to_frame(
             "w": boxes[:, 2],
             "h": boxes[:, 3],
             "score": score.to_numpy(dtype=float),
-            "area": boxes[:, 2] * boxes[:, 3],
+            "area": area,
         }
     )
+    if segs is not None:
+        frame[m.MASK] = segs.to_numpy(dtype=object)
+    return frame
 
 
 # ---------------------------------------------------------------------- helpers

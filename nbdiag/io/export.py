@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from ..core import validation as v
+from ..core.masks import MASK
+from ..core.masks import area as mask_area
 from ..core.runs import ClassificationRun, DetectionRun
 from ..store._atomic import atomic_write_text, atomic_write_with
 from ..store._codec import native
@@ -280,7 +282,7 @@ def _coco(
     keep_ann = _int_ids(ds.gt_objects.index) and len(gt) > 0
     for k, (oid, row) in enumerate(gt.iterrows()):
         annotations.append(
-            _annotation(row, int(native(oid)) if keep_ann else k + 1, oid, image_id, cats)
+            _annotation(row, int(native(oid)) if keep_ann else k + 1, oid, image_id, cats, samples)
         )
         if oid in object_tags:
             annotations[-1]["nbdiag_tags"] = object_tags[oid]
@@ -289,7 +291,7 @@ def _coco(
         boxes = boxes[boxes["sample_id"].isin(sample_ids) & (boxes["score"] >= min_score)]
         next_id = max((a["id"] for a in annotations), default=0) + 1
         for k, (oid, row) in enumerate(boxes.iterrows()):
-            ann = _annotation(row, next_id + k, oid, image_id, cats)
+            ann = _annotation(row, next_id + k, oid, image_id, cats, samples)
             ann["score"] = float(row["score"])
             ann["nbdiag_prelabel"] = run.name
             annotations.append(ann)
@@ -315,10 +317,21 @@ def _annotation(
     oid: Hashable,
     image_id: dict[Hashable, int],
     cats: dict[str, int],
+    samples: pd.DataFrame,
 ) -> dict[str, Any]:
     x, y, w, h = (float(row[c]) for c in ("x", "y", "w", "h"))
-    area = float(row["area"]) if "area" in row.index and not _na(row["area"]) else w * h
-    return {
+    counts = row[MASK] if MASK in row.index and isinstance(row[MASK], str) else None
+    segmentation = None
+    if counts is not None:  # the object's mask, as COCO compressed RLE
+        ih, iw = (int(samples.at[row["sample_id"], c]) for c in ("height", "width"))
+        segmentation = {"size": [ih, iw], "counts": counts}
+    if "area" in row.index and not _na(row["area"]):
+        area = float(row["area"])
+    elif counts is not None:
+        area = float(mask_area([counts], ih, iw)[0])
+    else:
+        area = w * h
+    ann = {
         "id": ann_id,
         "image_id": image_id[row["sample_id"]],
         "category_id": cats[str(row["label"])],
@@ -327,6 +340,9 @@ def _annotation(
         "iscrowd": int(bool(row["iscrowd"])),
         "nbdiag_id": native(oid),
     }
+    if segmentation is not None:
+        ann["segmentation"] = segmentation
+    return ann
 
 
 def _joined(tags: dict[Hashable, list[str]], ids: list[Hashable]) -> list[str]:

@@ -5,7 +5,8 @@ Models and tools use others; this module converts them:
 
 - :func:`detections_to_frame` — torchvision-style outputs, one dict per image with ``boxes``
   ``(N, 4)``, ``labels`` ``(N,)`` and ``scores`` ``(N,)`` (torch tensors, numpy arrays or lists;
-  Hugging Face ``post_process_object_detection`` gives the same keys);
+  Hugging Face ``post_process_object_detection`` gives the same keys), and Mask R-CNN's
+  ``masks`` ``(N, 1, H, W)`` probabilities;
 - :func:`boxes_to_xywh` — a DataFrame with one box per row in a named convention;
 - :func:`to_xywh` — the conversion itself, on an ``(N, 4)`` array.
 
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..core import masks as m
 from ..core import validation as v
 
 if TYPE_CHECKING:
@@ -197,7 +199,10 @@ def detections_to_frame(
         One dict per image with ``boxes`` ``(N, 4)``, ``labels`` ``(N,)`` and ``scores``
         ``(N,)`` — torch tensors (converted with ``.detach().cpu().numpy()``; torch itself is
         not imported), numpy arrays or lists — in the order of ``ds.samples`` or of
-        ``sample_ids``; or a dict ``{sample_id: detection dict}``.
+        ``sample_ids``; or a dict ``{sample_id: detection dict}``. Instance segmentation
+        models add ``masks``: ``(N, 1, H, W)`` (torchvision's Mask R-CNN) or ``(N, H, W)``
+        probabilities (thresholded at 0.5) or booleans over the image, which become the
+        ``mask`` column (COCO compressed RLE; :mod:`nbdiag.core.masks`).
     ds
         The dataset the predictions are for.
     box_format
@@ -213,7 +218,8 @@ def detections_to_frame(
     Returns
     -------
     pandas.DataFrame
-        ``sample_id, label, x, y, w, h, score``: one row per box, pixels, top-left origin.
+        ``sample_id, label, x, y, w, h, score``: one row per box, pixels, top-left origin;
+        and ``mask`` when any item has ``masks``.
 
     Raises ``ValueError`` naming the list position, sample id and box index for a malformed
     item (not a dict, missing key, wrong shape, lengths that differ, NaN, unknown class), and
@@ -252,7 +258,7 @@ def detections_to_frame(
         width, height = _sizes(ds, pd.Series(sample_id, dtype=object), where)
     xywh = to_xywh(boxes, fmt, width, height)
     _check_sizes(xywh, fmt, where)
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "sample_id": pd.Series(sample_id, dtype=object),
             "label": pd.Series(labels, dtype=object),
@@ -263,6 +269,32 @@ def detections_to_frame(
             "score": scores.astype(float),
         }
     )
+    if any(isinstance(item, Mapping) and item.get("masks") is not None for item in items):
+        masks = [
+            _masks(item, len(p[1]), ds, ids[i], f"predictions[{i}] (sample {v.show(ids[i])})")
+            for i, (item, p) in enumerate(zip(items, parts, strict=True))
+        ]
+        frame[m.MASK] = pd.Series([c for one in masks for c in one], dtype=object)
+    return frame
+
+
+def _masks(item: Mapping[str, Any], n: int, ds: DatasetCore, sid: Hashable, where: str) -> list:
+    """The ``n`` masks of one item as counts strings (None for all when it has no ``masks``)."""
+    if item.get("masks") is None:
+        return [None] * n
+    arr = as_numpy(item["masks"])
+    if arr.ndim == 4 and arr.shape[1] == 1:  # torchvision's (N, 1, H, W)
+        arr = arr[:, 0]
+    if arr.size == 0 and n == 0:
+        return []
+    if arr.ndim != 3 or len(arr) != n:
+        raise ValueError(
+            f"{where}: masks must have shape (N, 1, H, W) or (N, H, W) with N = {n} boxes, "
+            f"got {arr.shape}"
+        )
+    h, w = ds.samples.loc[sid, ["height", "width"]]
+    size = (h, w) if np.isfinite(h) and np.isfinite(w) else (None, None)
+    return [m.to_rle(arr[j], size[0], size[1], f"{where} mask {j}") for j in range(n)]
 
 
 # ---------------------------------------------------------------------- helpers

@@ -9,6 +9,8 @@ import pandas as pd
 
 from ._classification import find_classification_label_issues, neighbor_label_distribution
 from ._detection import cleanlab_image_scores, find_detection_label_issues
+from ._masks import find_mask_label_issues
+from ._multilabel import find_multilabel_label_issues
 from ._oof import out_of_fold_probabilities
 
 if TYPE_CHECKING:
@@ -19,12 +21,16 @@ __all__ = [
     "find_classification_label_issues",
     "find_detection_label_issues",
     "find_label_issues",
+    "find_mask_label_issues",
+    "find_multilabel_label_issues",
     "neighbor_label_distribution",
     "out_of_fold_probabilities",
 ]
 
 
-def find_label_issues(ds: DatasetCore, run: str | None = None, **kwargs: Any) -> pd.DataFrame:
+def find_label_issues(
+    ds: DatasetCore, run: str | None = None, *, iou_type: str = "bbox", **kwargs: Any
+) -> pd.DataFrame:
     """Likely label errors, ranked, with the suggested label and the reason.
 
     **Classification** (:func:`find_classification_label_issues`): confident learning
@@ -52,11 +58,34 @@ def find_label_issues(ds: DatasetCore, run: str | None = None, **kwargs: Any) ->
     row each; writes ``objects.label_issue``, ``samples.label_issue_count`` and cleanlab's
     per-image ``samples.label_quality``.
 
+    **Masks** (``iou_type="segm"``, :func:`find_mask_label_issues`): a detection dataset whose
+    ground truth and run carry masks, matched on mask IoU: ``missing_mask``, ``wrong_class``,
+    ``poor_mask`` (a confident same-class prediction agrees with the box, box IoU >=
+    ``box_iou`` = 0.5, but no predicted mask reaches mask IoU ``mask_iou``, default
+    ``iou_threshold``) and ``duplicate_mask``, ranked by ``confidence``; writes
+    ``objects.label_issue`` and ``samples.label_issue_count``.
+
+    **Multi-label** (:func:`find_multilabel_label_issues`): cleanlab's multi-label mode on the
+    per-class probabilities of the multi-label run ``run`` (or ``probabilities=``): flagged
+    samples with the classes that look ``missing_labels`` / ``extra_labels`` and the
+    ``suggested_labels``; writes ``label_issue``, ``label_quality``, ``suggested_labels``.
+
     Examples
     --------
     >>> ds.set_embeddings(features)            # doctest: +SKIP
     >>> find_label_issues(ds).head()           # doctest: +SKIP
     """
+    if iou_type not in ("bbox", "segm"):
+        raise ValueError(f"iou_type must be 'bbox' or 'segm', got {iou_type!r}")
+    if iou_type == "segm":
+        if ds.task != "detection":
+            raise ValueError(
+                "iou_type='segm' finds label issues of object masks (a detection dataset whose "
+                f"objects have a 'mask' column); this dataset's task is {ds.task!r}"
+            )
+        return find_mask_label_issues(ds, run, **kwargs)
     if ds.task == "detection":
         return find_detection_label_issues(ds, run, **kwargs)
+    if ds.task == "multilabel":
+        return find_multilabel_label_issues(ds, run, **kwargs)
     return find_classification_label_issues(ds, run, **kwargs)

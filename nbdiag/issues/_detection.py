@@ -225,21 +225,27 @@ def find_detection_label_issues(
     frame.attrs.update(run=r.name, score_threshold=score_threshold, iou_threshold=iou_threshold)
 
     if write:
-        objects = ds.objects
-        col = pd.Series("", index=objects.index, dtype=object)
-        on_objects = frame[frame["object_id"].isin(objects.index)]
-        for oid, kinds in on_objects.groupby("object_id", sort=False)["issue"]:
-            col[oid] = ",".join(sorted(set(map(str, kinds))))
-        objects["label_issue"] = col
-        counts = frame["sample_id"].value_counts()
-        ds.samples["label_issue_count"] = (
-            counts.reindex(ds.samples.index).fillna(0).astype(np.int64).to_numpy()
-        )
+        write_issue_columns(ds, frame)
         if cleanlab_scores:
             scores = cleanlab_image_scores(ds, r.name)
             if scores is not None:
                 ds.samples["label_quality"] = scores.reindex(ds.samples.index).to_numpy()
     return frame
+
+
+def write_issue_columns(ds: DatasetCore, frame: pd.DataFrame) -> None:
+    """``objects.label_issue`` (the comma-separated kinds flagged on each object, ``""`` for
+    none) and ``samples.label_issue_count`` from an issues frame."""
+    objects = ds.objects
+    col = pd.Series("", index=objects.index, dtype=object)
+    on_objects = frame[frame["object_id"].isin(objects.index)]
+    for oid, kinds in on_objects.groupby("object_id", sort=False)["issue"]:
+        col[oid] = ",".join(sorted(set(map(str, kinds))))
+    objects["label_issue"] = col
+    counts = frame["sample_id"].value_counts()
+    ds.samples["label_issue_count"] = (
+        counts.reindex(ds.samples.index).fillna(0).astype(np.int64).to_numpy()
+    )
 
 
 def cleanlab_image_scores(ds: DatasetCore, run: str) -> pd.Series | None:

@@ -124,3 +124,7 @@ def _shape_outlier(objects: pd.DataFrame, samples: pd.DataFrame) -> pd.Series:
         mad = (s - med).abs().groupby(keys, observed=True, dropna=False).transform("median")
         out.append((s - med).abs() / (1.4826 * mad.clip(lower=0.05)))
     return np.maximum(out[0], out[1])
+
+
+# mask metrics (mask_area, mask_fill, mask_complexity, ...) register after the box metrics
+from . import _builtin_mask  # noqa: E402, F401

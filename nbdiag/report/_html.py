@@ -125,10 +125,12 @@ def thumbnail_uri(
     ds: DatasetCore,
     sample_id: Hashable,
     size: int = 128,
-    boxes: Sequence[tuple[float, float, float, float, str]] = (),
+    boxes: Sequence[tuple[Any, ...]] = (),
 ) -> str | None:
     """The sample's image, shrunk to ``size`` px (longer side), with ``boxes`` drawn
-    (``x, y, w, h, color`` in image pixels), as a ``data:image/png`` URI; None if unreadable."""
+    (``x, y, w, h, color`` in image pixels, optionally a sixth item: the object's mask as COCO
+    counts, drawn as a translucent fill with an outline), as a ``data:image/png`` URI; None if
+    unreadable."""
     from PIL import ImageDraw
 
     try:
@@ -136,6 +138,7 @@ def thumbnail_uri(
     except Exception:
         return None
     w, h = img.size
+    masks = [(b[5], b[4]) for b in boxes if len(b) > 5 and isinstance(b[5], str)]
     scale = size / max(w, h, 1)
     if scale < 1:
         img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))))
@@ -143,15 +146,41 @@ def thumbnail_uri(
         factor = max(1, int(scale))
         img = img.resize((w * factor, h * factor), resample=0)
         scale = factor
+    if masks:
+        img = _draw_masks(img, masks, h, w)
     if boxes:
         draw = ImageDraw.Draw(img)
-        for x, y, bw, bh, color in boxes:
+        for x, y, bw, bh, color, *_ in boxes:
             draw.rectangle(
                 [x * scale, y * scale, (x + bw) * scale, (y + bh) * scale], outline=color, width=2
             )
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _draw_masks(img: Any, masks: Sequence[tuple[str, str]], h: int, w: int) -> Any:
+    """``img`` (already resized) with each mask (counts over the ``h`` × ``w`` original) filled
+    translucent and outlined in its colour."""
+    from PIL import Image, ImageColor, ImageFilter
+
+    from ..core.masks import decode
+
+    base = img.convert("RGBA")
+    for counts, color in masks:
+        try:
+            full = decode(counts, h, w)
+        except Exception:  # a mask that does not fit its image is not drawn
+            continue
+        m = Image.fromarray(full.astype(np.uint8) * 255).resize(base.size, resample=0)
+        inner = m.filter(ImageFilter.MinFilter(3))
+        edge = Image.fromarray(((np.asarray(m) > 0) & (np.asarray(inner) == 0)).astype(np.uint8))
+        alpha = np.where(np.asarray(edge) > 0, 255, np.where(np.asarray(m) > 0, 110, 0))
+        rgb = ImageColor.getrgb(color)[:3]
+        layer = Image.new("RGBA", base.size, rgb + (0,))
+        layer.putalpha(Image.fromarray(alpha.astype(np.uint8)))
+        base = Image.alpha_composite(base, layer)
+    return base.convert("RGB")
 
 
 def card(uri: str | None, lines: Sequence[str]) -> str:

@@ -17,6 +17,7 @@ from .._optional import require
 from ..evaluation import evaluate_run
 from . import _figures as fig
 from ._html import card, esc, fmt, key_values, note, table, thumbnail_uri
+from ._tasks import multilabel_evaluation, semantic_evaluation
 
 if TYPE_CHECKING:
     from ..core import DatasetCore
@@ -41,10 +42,7 @@ class Context:
     def evaluation(self) -> Any:
         if self.run is None:
             return None
-        kind = self.ds.runs[self.run].kind
-        if kind == "detection":
-            return evaluate_run(self.ds, self.run, progress=False)
-        return evaluate_run(self.ds, self.run)
+        return evaluate_run(self.ds, self.run, progress=False)
 
 
 # ---------------------------------------------------------------------- overview
@@ -64,7 +62,10 @@ def overview(ctx: Context) -> Parts:
     if len(splits):
         facts["splits"] = ", ".join(f"{k}: {n}" for k, n in splits.value_counts().items())
     parts: Parts = [key_values(facts)]
-    counts = (ds.gt_objects if ds.task == "detection" else ds.samples)["label"].value_counts()
+    if ds.task == "multilabel":  # a sample counts once for each of its classes
+        counts = ds.samples["labels"].dropna().explode().dropna().value_counts()
+    else:
+        counts = (ds.gt_objects if ds.task == "detection" else ds.samples)["label"].value_counts()
     counts = counts[counts > 0]
     if len(counts):
         shown = counts.head(ctx.max_classes)
@@ -143,7 +144,12 @@ def evaluation(ctx: Context) -> Parts:
         return [note("No run to evaluate: add predictions with ds.add_run(name, predictions).")]
     ev = ctx.evaluation
     ds = ctx.ds
-    parts: Parts = [f"<p>Run <b>{esc(ctx.run)}</b> ({ds.runs[ctx.run].kind}).</p>"]
+    kind = ds.runs[ctx.run].kind
+    if kind == "multilabel":
+        return multilabel_evaluation(ev, ctx.run, ctx.max_classes)
+    if kind == "semantic":
+        return semantic_evaluation(ev, ctx.run, ctx.max_classes)
+    parts: Parts = [f"<p>Run <b>{esc(ctx.run)}</b> ({kind}).</p>"]
     summary = {k: v for k, v in ev.summary().items() if k != "run"}
     parts.append(key_values(summary))
     per_class = ev.per_class
@@ -171,6 +177,10 @@ def evaluation(ctx: Context) -> Parts:
 def _rate_columns(task: str, target: str | None) -> tuple[str, str]:
     if task == "classification":
         return "accuracy", "count"
+    if task == "multilabel":
+        return "subset_accuracy", "count"
+    if task == "semantic":
+        return "miou", "count"
     if target == "fp":
         return "precision", "predictions"
     return "recall", "ground_truth"
@@ -245,6 +255,8 @@ def worst(ctx: Context) -> Parts:
             "error_rate_low",
             "error_rate_high",
             "lift",
+            "jaccard",
+            "miou",
         )
         if c in frame.columns
     ]
@@ -271,7 +283,7 @@ def label_errors(ctx: Context) -> Parts:
                     ds,
                     o["sample_id"],
                     ctx.thumbnail_size,
-                    [(o["x"], o["y"], o["w"], o["h"], "#ff3b30")],
+                    [(o["x"], o["y"], o["w"], o["h"], "#ff3b30", o.get("mask"))],
                 )
                 cards.append(card(uri, [f"object {fmt(t['id'])}", f"label: {o['label']}"]))
             elif t["id"] in ds.samples.index:
@@ -284,6 +296,14 @@ def label_errors(ctx: Context) -> Parts:
         parts.append("<div class='grid'>" + "".join(cards) + "</div>")
     if ctx.run is None:
         parts.append(note("No run: likely label errors need a model's predictions."))
+        return parts
+    if ds.runs[ctx.run].kind == "semantic":
+        parts.append(
+            note(
+                "Label-error search is not available for semantic segmentation runs; the "
+                "evaluation section lists the images with the lowest mIoU."
+            )
+        )
         return parts
     issues, method = _find_issues(ctx)
     parts.append(f"<h3>Likely label errors</h3><p class='muted'>{esc(method)}</p>")
@@ -356,16 +376,22 @@ def _issue_cards(ctx: Context, issues: pd.DataFrame) -> list[str]:
         oid = row.get("object_id")
         if oid is not None and oid in ds.gt_objects.index:
             o = ds.objects.loc[oid]
-            boxes.append((o["x"], o["y"], o["w"], o["h"], "#ff3b30"))
+            boxes.append((o["x"], o["y"], o["w"], o["h"], "#ff3b30", o.get("mask")))
         if all(c in issues.columns for c in ("x", "y", "w", "h")) and pd.notna(row["x"]):
             boxes.append((row["x"], row["y"], row["w"], row["h"], "#34c759"))
         uri = thumbnail_uri(ds, sid, ctx.thumbnail_size, boxes)
         lines = [f"sample {fmt(sid)}"]
         if "issue" in issues.columns:
             lines.append(str(row["issue"]))
-        given = row.get("label", ds.samples.at[sid, "label"] if ds.task != "detection" else None)
-        if given is not None and not pd.isna(given):
-            lines.append(f"label: {given}")
+        if ds.task == "multilabel":
+            for col, what in (("labels", "labels"), ("suggested_labels", "suggested")):
+                if isinstance(row.get(col), tuple):
+                    lines.append(f"{what}: {', '.join(map(str, row[col])) or '(none)'}")
+        else:
+            default = ds.samples.at[sid, "label"] if ds.task != "detection" else None
+            given = row.get("label", default)
+            if given is not None and not pd.isna(given):
+                lines.append(f"label: {given}")
         if "suggested_label" in issues.columns and pd.notna(row["suggested_label"]):
             lines.append(f"suggested: {row['suggested_label']}")
         for score in ("label_quality", "p_label", "score"):
@@ -387,7 +413,7 @@ def comparison(ctx: Context) -> Parts:
         f"<p><b>{esc(ctx.compare_with)}</b> &rarr; <b>{esc(ctx.run)}</b> "
         f"({'ground-truth boxes' if cmp.kind == 'detection' else 'samples'} per change)</p>",
         table(cmp.counts.to_frame()),
-        table(cmp.summary, signed=("delta",), lower_is_better=("log_loss", "ece")),
+        table(cmp.summary, signed=("delta",), lower_is_better=("log_loss", "ece", "hamming_loss")),
     ]
     pc = cmp.per_class
     delta_col = "f1_delta"
@@ -401,7 +427,10 @@ def comparison(ctx: Context) -> Parts:
         )
     )
     delta = cmp.confusion_delta
-    if len(delta) <= ctx.max_classes + 1:
+    if cmp.kind == "multilabel":  # per class: change in tp / fp / fn / tn
+        parts.append("<h3>Change in each class's decisions</h3>")
+        parts.append(table(delta.loc[shown.index], signed=tuple(delta.columns)))
+    elif len(delta) <= ctx.max_classes + 1:
         parts.append(fig.heatmap(delta, "confusion matrix change (counts)", diverging=True))
     bm = cmp.by_metric
     if len(bm):
@@ -422,6 +451,7 @@ def records(ctx: Context) -> Parts:
     history = ds.run_history
     if len(history):
         headline = ["accuracy", "macro_f1", "log_loss", "AP", "AP50", "precision", "recall"]
+        headline += ["mAP", "micro_f1", "miou"]
         cols = ["run", "kind", "created", "recorded", "size", "current"]
         cols += [c for c in headline if c in history.columns]
         parts.append("<h3>Run history</h3>")

@@ -1,7 +1,17 @@
 """Active learning: which samples to label next (uncertainty, k-center diversity, class
 balance, a hybrid with a budget) and user labelling functions applied as tags."""
 
-from ._samplers import class_balanced, entropy, k_center_greedy, least_confidence, margin, top_k
+from ._samplers import (
+    class_balanced,
+    entropy,
+    k_center_greedy,
+    least_confidence,
+    margin,
+    multilabel_entropy,
+    multilabel_least_confidence,
+    multilabel_margin,
+    top_k,
+)
 from ._select import STRATEGIES, apply_labeling_functions, select_for_labeling
 
 __all__ = [
@@ -12,6 +22,9 @@ __all__ = [
     "k_center_greedy",
     "least_confidence",
     "margin",
+    "multilabel_entropy",
+    "multilabel_least_confidence",
+    "multilabel_margin",
     "select_for_labeling",
     "top_k",
 ]

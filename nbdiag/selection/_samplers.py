@@ -131,3 +131,32 @@ def class_balanced(
         if not progressed:
             break
     return np.asarray(picks, dtype=np.int64)
+
+
+# ---------------------------------------------------------------------- multi-label
+# Per-class independent probabilities (sigmoid outputs): each class is a binary decision.
+
+
+def multilabel_least_confidence(p: np.ndarray) -> np.ndarray:
+    """``1 - prod_c max(p_c, 1 - p_c)``: one minus the probability of the most likely label
+    set (classes independent). High when any class, or many, are unsure."""
+    p = _probs(p)
+    return 1.0 - np.exp(np.log(np.clip(np.maximum(p, 1.0 - p), _EPS, 1.0)).sum(axis=1))
+
+
+def multilabel_margin(p: np.ndarray) -> np.ndarray:
+    """``1 - min_c |2 p_c - 1|``: high when some class is close to the 0.5 decision boundary."""
+    return 1.0 - np.abs(2.0 * _probs(p) - 1.0).min(axis=1)
+
+
+def multilabel_entropy(p: np.ndarray) -> np.ndarray:
+    """Mean binary entropy over the classes (nats): high when many classes are unsure."""
+    p = np.clip(_probs(p), _EPS, 1.0 - _EPS)
+    return -(p * np.log(p) + (1.0 - p) * np.log(1.0 - p)).mean(axis=1)
+
+
+MULTILABEL_UNCERTAINTY = {
+    "least_confidence": multilabel_least_confidence,
+    "margin": multilabel_margin,
+    "entropy": multilabel_entropy,
+}

@@ -9,10 +9,17 @@ import numpy as np
 import pandas as pd
 
 from ..core import validation as v
+from ..core.multilabel import MultiLabelRun, is_multilabel, labelled, multilabel_run
 from ..core.runs import ClassificationRun, DetectionRun
 from ..embeddings._neighbors import _ids_of
 from ..embeddings._store import get_embeddings
-from ._samplers import UNCERTAINTY, class_balanced, k_center_greedy, top_k
+from ._samplers import (
+    MULTILABEL_UNCERTAINTY,
+    UNCERTAINTY,
+    class_balanced,
+    k_center_greedy,
+    top_k,
+)
 
 if TYPE_CHECKING:
     from ..core import DatasetCore
@@ -56,6 +63,25 @@ def _uncertainty_inputs(
         return r.probabilities.loc[ids].to_numpy(dtype=float), None
     assert isinstance(r, DetectionRun)
     return None, ds.run_boxes(r.name)
+
+
+def _multilabel_scores(
+    ds: DatasetCore, run: str | None, probabilities: Any, ids: pd.Index
+) -> np.ndarray | None:
+    """Per-class probabilities ``(n, C)`` of ``ids`` when they are multi-label (a multi-label
+    run, or ``probabilities`` of a multi-label dataset), else None."""
+    if probabilities is not None:
+        if not is_multilabel(ds.samples):
+            return None
+        frame = multilabel_run("probabilities", probabilities, ds.samples.index, ds.class_names)
+        scores = frame.scores
+    else:
+        r = ds._get_run(run)
+        if not isinstance(r, MultiLabelRun):
+            return None
+        scores = r.scores
+    v.check_known_ids(ids, scores.index, "sample (in the probabilities)")
+    return scores.loc[ids].to_numpy(dtype=float)
 
 
 def _detection_scores(boxes: pd.DataFrame, ids: pd.Index, kind: str) -> np.ndarray:
@@ -117,8 +143,13 @@ def select_for_labeling(
         - ``"random"``: a seeded random sample (the baseline).
         For a detection run, a sample's uncertainty is the highest over its predicted boxes,
         each box's score read as a binary probability; its class is its most confident box's.
+        For a multi-label run (per-class probabilities), each class is a binary decision:
+        ``"least_confidence"`` is one minus the probability of the most likely label set,
+        ``"margin"`` ``1 - min_c |2 p_c - 1|`` (the class closest to 0.5), ``"entropy"`` the
+        mean binary entropy over classes; a sample's class is its most probable one.
     run : str, optional
-        Classification run with probabilities (or detection run) giving the uncertainty;
+        Classification run with probabilities (or detection or multi-label run) giving the
+        uncertainty;
         default the only run. ``probabilities=`` (array in samples order or DataFrame by id)
         instead.
     name : str, optional
@@ -156,7 +187,7 @@ def select_for_labeling(
         raise ValueError(f"budget must be a positive integer, got {budget!r}")
     samples = ds.samples
     if candidates is None:
-        unlabelled = samples["label"].isna()
+        unlabelled = ~labelled(samples)
         pool = samples.index[unlabelled] if unlabelled.any() else samples.index
     else:
         pool = pd.Index(list(dict.fromkeys(_ids_of(candidates, samples))))
@@ -175,7 +206,7 @@ def select_for_labeling(
         x = emb.vectors[emb.rows(pool)]
         if labeled is None:
             held_out = samples["split"].astype(str).str.lower().isin(EVALUATION_SPLITS)
-            lab = samples.index[samples["label"].notna() & ~samples.index.isin(pool) & ~held_out]
+            lab = samples.index[labelled(samples) & ~samples.index.isin(pool) & ~held_out]
             lab = lab[lab.isin(emb.ids)]  # embeddings of a subset: the others cannot count
         else:
             lab = pd.Index(_ids_of(labeled, samples))
@@ -190,21 +221,14 @@ def select_for_labeling(
         if strategy == "k_center":
             picks, score = k_center_greedy(x, budget, centers, metric=metric, seed=seed)
         else:
-            unc = _uncertainty(ds, run, probabilities, pool, uncertainty)
+            unc, _ = _uncertainty(ds, run, probabilities, pool, uncertainty)
             shortlist = top_k(unc, int(np.ceil(pool_factor * budget)))
             sub, score = k_center_greedy(x[shortlist], budget, centers, metric=metric, seed=seed)
             picks = shortlist[sub]
             extra["uncertainty"] = unc[picks]
     else:
-        probs, boxes = _uncertainty_inputs(ds, run, probabilities, pool)
         kind = uncertainty if strategy == "class_balanced" else strategy
-        if probs is not None:
-            unc = UNCERTAINTY[kind](probs)
-            predicted = probs.argmax(axis=1)
-        else:
-            assert boxes is not None
-            unc = _detection_scores(boxes, pool, kind)
-            predicted = _detection_classes(boxes, pool)
+        unc, predicted = _uncertainty(ds, run, probabilities, pool, kind)
         if strategy == "class_balanced":
             n_classes = len(ds.class_names)
             # samples without predictions (class -1) queue last, as their own group
@@ -230,12 +254,16 @@ def select_for_labeling(
 
 def _uncertainty(
     ds: DatasetCore, run: str | None, probabilities: Any, pool: pd.Index, kind: str
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
+    """Uncertainty of each candidate and its predicted class code (-1: none)."""
+    scores = _multilabel_scores(ds, run, probabilities, pool)
+    if scores is not None:
+        return MULTILABEL_UNCERTAINTY[kind](scores), scores.argmax(axis=1)
     probs, boxes = _uncertainty_inputs(ds, run, probabilities, pool)
     if probs is not None:
-        return UNCERTAINTY[kind](probs)
+        return UNCERTAINTY[kind](probs), probs.argmax(axis=1)
     assert boxes is not None
-    return _detection_scores(boxes, pool, kind)
+    return _detection_scores(boxes, pool, kind), _detection_classes(boxes, pool)
 
 
 LabelingFunction = Callable[[pd.Series], Any]

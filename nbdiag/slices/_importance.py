@@ -38,7 +38,10 @@ def metric_importance(
 
     Classification items are the evaluated samples (error: wrong prediction). Detection items
     are scored twice, with ``target`` ``"fp"`` (predicted boxes; error: false positive) and
-    ``"fn"`` (ground-truth boxes; error: missed).
+    ``"fn"`` (ground-truth boxes; error: missed). Multi-label items are the evaluated samples
+    (error: the predicted set is not exactly the true set). Semantic segmentation items are
+    the evaluated images with the error ``1 - mIoU`` (a number: ``mutual_info_regression``,
+    and ``error_rate`` is the mean error).
 
     Parameters
     ----------
@@ -60,7 +63,7 @@ def metric_importance(
         ``error_rate`` (among them), ``rank``.
     """
     from scipy.stats import spearmanr
-    from sklearn.feature_selection import mutual_info_classif
+    from sklearn.feature_selection import mutual_info_classif, mutual_info_regression
 
     items = evaluated_items(ds, run, metrics, include_predictions=include_predictions)
     if not items.metrics:
@@ -68,7 +71,7 @@ def metric_importance(
     frame = items.frame
     targets = (
         [(None, np.ones(len(frame), dtype=bool))]
-        if items.task == "classification"
+        if items.per_sample
         else [
             ("fp", (frame["kind"] == "prediction").to_numpy()),
             ("fn", (frame["kind"] == "ground_truth").to_numpy()),
@@ -77,7 +80,7 @@ def metric_importance(
     rng = np.random.default_rng(random_state)
     rows = []
     for target, rows_mask in targets:
-        err_all = frame["error"].to_numpy(dtype=bool)
+        err_all = items.error
         for col in items.metrics:
             x = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
             ok = rows_mask & np.isfinite(x)
@@ -86,7 +89,7 @@ def metric_importance(
             y = err_all[ok]
             xv = x[ok]
             row["error_rate"] = float(y.mean()) if n else np.nan
-            if n < 3 or y.all() or not y.any() or np.ptp(xv) == 0:
+            if n < 3 or np.ptp(y.astype(float)) == 0 or np.ptp(xv) == 0:
                 row.update(mutual_information=0.0, spearman=np.nan, p_value=np.nan)
                 rows.append(row)
                 continue
@@ -96,23 +99,28 @@ def metric_importance(
             else:
                 xm, ym = xv, y
             discrete = bool(np.isin(np.unique(xm), [0.0, 1.0]).all())
-            mi = mutual_info_classif(
-                xm.reshape(-1, 1),
-                ym.astype(int),
-                discrete_features=[discrete],
-                random_state=random_state,
-            )[0]
+            if items.task == "semantic":
+                mi = mutual_info_regression(
+                    xm.reshape(-1, 1), ym, discrete_features=[discrete], random_state=random_state
+                )[0]
+            else:
+                mi = mutual_info_classif(
+                    xm.reshape(-1, 1),
+                    ym.astype(int),
+                    discrete_features=[discrete],
+                    random_state=random_state,
+                )[0]
             rho, p = spearmanr(xv, y.astype(float))
             row.update(mutual_information=float(mi), spearman=float(rho), p_value=float(p))
             rows.append(row)
     out = pd.DataFrame(rows)
     order = ["metric", "target", "mutual_information", "spearman", "p_value", "n", "error_rate"]
     out = out[order]
-    if items.task == "classification":
+    if items.per_sample:
         out = out.drop(columns="target")
     out["_abs"] = out["spearman"].abs().fillna(0)
     sort_by = ["mutual_information", "_abs"]
-    if items.task != "classification":
+    if not items.per_sample:
         out = out.sort_values(["target", *sort_by], ascending=[True, False, False])
         out["rank"] = out.groupby("target").cumcount() + 1
     else:

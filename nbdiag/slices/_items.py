@@ -1,6 +1,11 @@
 """The evaluated items of a run as one table: outcome columns plus every metric column.
 
 Classification: one row per evaluated sample; ``error`` is True where the prediction is wrong.
+Multi-label classification: one row per evaluated sample; ``error`` is True where the predicted
+set of classes is not exactly the true set, with the sample's ``labels``, ``predicted``,
+``jaccard`` and ``hamming`` (and ``_tp`` / ``_fp`` / ``_fn``: its class decisions) alongside.
+Semantic segmentation: one row per evaluated image; ``error`` is ``1 - miou`` of the image (a
+number in [0, 1], not a flag), with its ``miou`` and ``pixel_accuracy``.
 Detection: one row per predicted box (``kind == "prediction"``, ``error`` = false positive) and
 one per ground-truth box (``kind == "ground_truth"``, ``error`` = missed); ignored rows (crowd
 regions, beyond maxDets) are left out. Sample-level metric columns are copied onto boxes
@@ -46,23 +51,31 @@ _NOT_METRICS = {
 class Items:
     """Evaluated items of one run with their metric values."""
 
-    task: str  # "classification" | "detection"
+    task: str  # "classification" | "detection" | "multilabel" | "semantic"
     run: str | None
     frame: pd.DataFrame  # outcome columns + metric columns
     metrics: list[str]  # metric columns usable for slicing, in table order
 
     @property
     def error(self) -> np.ndarray:
+        """Per-item error: a flag, or for semantic runs ``1 - miou`` (a float)."""
+        if self.task == "semantic":
+            return self.frame["error"].to_numpy(dtype=float)
         return self.frame["error"].to_numpy(dtype=bool)
+
+    @property
+    def per_sample(self) -> bool:
+        """Whether the items are samples (not boxes)."""
+        return self.task != "detection"
 
 
 def _evaluation(ds: DatasetCore, run: Any) -> tuple[Any, str | None]:
     """An evaluation object from a run name (or the evaluation itself)."""
     if isinstance(run, str) or run is None:
         r = ds._get_run(run)
-        kwargs = {} if r.kind == "classification" else {"progress": False}
+        kwargs = {} if r.kind in ("classification", "multilabel") else {"progress": False}
         return evaluate_run(ds, r.name, **kwargs), r.name
-    if hasattr(run, "per_sample") or hasattr(run, "ground_truth"):
+    if any(hasattr(run, a) for a in ("per_sample", "ground_truth", "per_image")):
         return run, getattr(run, "run", None)
     raise TypeError(f"run must be a run name or an evaluation, got {type(run).__name__}")
 
@@ -109,7 +122,7 @@ def evaluated_items(
 ) -> Items:
     """The run's evaluated items with metric columns (see the module docstring)."""
     ev, run_name = _evaluation(ds, run)
-    task = "classification" if hasattr(ev, "per_sample") else "detection"
+    task = _task(ev)
     sample_cols, object_cols = metric_columns(ds, run_name, task, include_predictions)
     if metrics is not None:
         wanted = [metrics] if isinstance(metrics, str) else list(metrics)
@@ -124,6 +137,11 @@ def evaluated_items(
             },
             index=per.index,
         )
+        cols = [c for c in sample_cols if c not in frame.columns]
+        frame = frame.join(ds.samples[cols], how="left")
+        return Items(task, run_name, frame, cols)
+    if task in ("multilabel", "semantic"):
+        frame = _multilabel_frame(ev) if task == "multilabel" else _semantic_frame(ev)
         cols = [c for c in sample_cols if c not in frame.columns]
         frame = frame.join(ds.samples[cols], how="left")
         return Items(task, run_name, frame, cols)
@@ -156,6 +174,48 @@ def evaluated_items(
         values.index = frame.index
         frame = pd.concat([frame, values], axis=1)
     return Items(task, run_name, frame, obj + smp)
+
+
+def _task(ev: Any) -> str:
+    if hasattr(ev, "per_image"):
+        return "semantic"
+    if hasattr(ev, "per_sample"):
+        return "multilabel" if hasattr(ev, "hamming_loss") else "classification"
+    return "detection"
+
+
+def _multilabel_frame(ev: Any) -> pd.DataFrame:
+    """One row per evaluated sample of a multi-label evaluation (see the module docstring)."""
+    per = ev.per_sample
+    t, p = ev.y_true.astype(bool), ev.y_pred.astype(bool)
+    return pd.DataFrame(
+        {
+            "labels": per["labels"],
+            "predicted": per["predicted"],
+            "error": ~per["exact"].to_numpy(dtype=bool),
+            "jaccard": per["jaccard"].to_numpy(dtype=float),
+            "hamming": per["hamming"].to_numpy(dtype=float),
+            "_tp": (t & p).sum(axis=1),
+            "_fp": (~t & p).sum(axis=1),
+            "_fn": (t & ~p).sum(axis=1),
+        },
+        index=per.index,
+    )
+
+
+def _semantic_frame(ev: Any) -> pd.DataFrame:
+    """One row per evaluated image of a semantic evaluation; ``error`` is ``1 - miou``."""
+    per = ev.per_image
+    miou = per["miou"].to_numpy(dtype=float)
+    frame = pd.DataFrame(
+        {
+            "error": 1.0 - miou,
+            "miou": miou,
+            "pixel_accuracy": per["pixel_accuracy"].to_numpy(dtype=float),
+        },
+        index=per.index,
+    )
+    return frame[np.isfinite(miou)]  # an image with no class in either map scores nothing
 
 
 def _pick(

@@ -70,3 +70,27 @@ def assign_bins(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     bad = ~np.isfinite(values) | (values < edges[0]) | (values > edges[-1])
     idx = np.where(bad, -1, idx)
     return np.clip(idx, -1, max(len(edges) - 2, 0))
+
+
+def mean_interval(
+    total: np.ndarray | float,
+    total_sq: np.ndarray | float,
+    n: np.ndarray | float,
+    confidence: float = 0.95,
+    bounds: tuple[float, float] = (0.0, 1.0),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Normal-approximation interval of a mean from the sum, the sum of squares and the count
+    of the values: ``mean -+ z s / sqrt(n)`` with ``s`` the sample standard deviation, clipped
+    to ``bounds``. NaN where ``n < 2``."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    t, t2 = np.asarray(total, dtype=float), np.asarray(total_sq, dtype=float)
+    n = np.asarray(n, dtype=float)
+    z = float(norm.ppf(0.5 + confidence / 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = t / n
+        var = np.maximum(t2 - n * mean * mean, 0.0) / (n - 1)
+        half = z * np.sqrt(var / n)
+    lo = np.where(n > 1, np.clip(mean - half, *bounds), np.nan)
+    hi = np.where(n > 1, np.clip(mean + half, *bounds), np.nan)
+    return lo, hi

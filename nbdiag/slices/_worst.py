@@ -7,16 +7,22 @@ rate ``e``, and a slice of ``s`` items with error rate ``e_s``,
 
 which rewards slices that are both much worse than average and large (``alpha`` trades the
 two; 0.95 as in the paper). Predicates are one-hot: each metric is cut into ``bins`` quantile
-ranges (booleans by value), plus one predicate per class. Slices of one predicate and pairs of
+ranges (booleans by value), plus one predicate per class (multi-label: "the sample is labelled
+with the class"). Slices of one predicate and pairs of
 predicates on different columns are scored exhaustively with two matrix products; with
 ``max_order=3`` the best pairs are extended by a third predicate. Slices below ``min_support``
 items are dropped, and so is a slice that is no worse than one of its parents (that parent
 already explains it).
+
+Multi-label runs are scored per sample (error: the predicted set is not exactly the true set);
+semantic segmentation runs per image with the error ``1 - mIoU`` of the image, a number rather
+than a flag, which SliceLine's score takes as it is.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ._items import evaluated_items
-from ._stats import assign_bins, is_discrete, quantile_edges, wilson_interval
+from ._stats import assign_bins, is_discrete, mean_interval, quantile_edges, wilson_interval
 
 if TYPE_CHECKING:
     from ..core import DatasetCore
@@ -38,9 +44,12 @@ class Predicate:
     upper: float | None = None  # exclusive (inclusive when ``closed``); None = open
     value: Any = None  # for discrete columns
     closed: bool = False
+    contains: bool = False  # multi-label: ``value`` is one of the column's classes
 
     def describe(self) -> str:
         c = self.column
+        if self.contains:
+            return f"{self.value!r} in {c}"
         if self.value is not None:
             return f"{c} == {self.value!r}"
         if self.lower is None:
@@ -52,6 +61,11 @@ class Predicate:
 
     def query(self) -> str:
         c = f"`{self.column}`"
+        if self.contains:  # tuples of class names: joined, then matched between separators
+            sep = "|" if "|" not in str(self.value) else "\x1f"
+            esc = re.escape(sep)
+            pattern = f"(?:^|{esc}){re.escape(str(self.value))}(?:{esc}|$)"
+            return f"{c}.str.join({sep!r}).str.contains({pattern!r}, na=False)"
         if self.value is not None:
             return f"{c} == {self.value!r}"
         parts = []
@@ -63,14 +77,22 @@ class Predicate:
 
 
 def _predicates(
-    frame: pd.DataFrame, columns: list[str], bins: int
+    frame: pd.DataFrame, columns: list[str], bins: int, class_names: list[str] | None = None
 ) -> tuple[np.ndarray, list[Predicate], np.ndarray]:
     """One-hot predicate matrix (n x p, bool), the predicates, and the column index of each."""
+    class_order = {c: i for i, c in enumerate(class_names or [])}
     blocks: list[np.ndarray] = []
     preds: list[Predicate] = []
     owner: list[int] = []
     for j, col in enumerate(columns):
         values = frame[col]
+        if col == "labels":  # multi-label: one predicate per class present
+            cells = values.to_numpy(dtype=object)
+            for level in sorted({c for cell in cells for c in cell}, key=class_order.get):
+                blocks.append(np.fromiter((level in x for x in cells), bool, count=len(cells)))
+                preds.append(Predicate(col, value=level, contains=True))
+                owner.append(j)
+            continue
         if col == "label" or is_discrete(values):
             v = values.astype(object).to_numpy()
             levels = [x for x in pd.unique(values.dropna().astype(object))]
@@ -141,7 +163,7 @@ def worst_slices(
     alpha
         SliceLine's weight of error rate versus size (see the module docstring).
     include_classes
-        Add one predicate per class (``label == c``).
+        Add one predicate per class (``label == c``; multi-label: ``c in labels``).
     confidence
         Level of the Wilson interval of each slice's error rate.
 
@@ -153,7 +175,11 @@ def worst_slices(
         ``score``, ``order``, ``query`` (a ``DataFrame.query`` string; for classification it
         selects the slice from ``ds.samples``), ``conditions`` (the predicates), and for
         detection ``target``: ``"fn"`` slices of ground-truth boxes (error: missed), ``"fp"``
-        slices of predicted boxes (error: false positive).
+        slices of predicted boxes (error: false positive). Multi-label: errors are samples
+        whose predicted set is not exactly right, plus ``jaccard`` and ``hamming`` (their means
+        in the slice); the query selects from ``ds.samples``. Semantic segmentation: the error
+        of an image is ``1 - mIoU``, so ``errors`` is their sum, ``error_rate`` their mean
+        (interval: normal approximation) and the slice's mean ``miou`` is added.
     """
     if max_order not in (1, 2, 3):
         raise ValueError(f"max_order must be 1, 2 or 3, got {max_order!r}")
@@ -161,8 +187,10 @@ def worst_slices(
         raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
     items = evaluated_items(ds, run, metrics)
     frame = items.frame
-    columns = list(items.metrics) + (["label"] if include_classes else [])
-    if items.task == "classification":
+    klass = {"classification": ["label"], "detection": ["label"], "multilabel": ["labels"]}
+    columns = list(items.metrics) + (klass.get(items.task, []) if include_classes else [])
+    extra = {"multilabel": ["jaccard", "hamming"], "semantic": ["miou"]}.get(items.task, [])
+    if items.per_sample:
         groups = [(None, frame)]
     else:
         groups = [
@@ -171,8 +199,10 @@ def worst_slices(
         ]
     results = []
     for target, part in groups:
-        found = _find(part, columns, bins, max_order, min_support, alpha, confidence)
-        if items.task != "classification":
+        found = _find(
+            part, columns, bins, max_order, min_support, alpha, confidence, ds.class_names, extra
+        )
+        if items.task == "detection":
             found.insert(0, "target", target)
         results.append(found)
     out = pd.concat(results, ignore_index=True) if results else pd.DataFrame()
@@ -217,14 +247,17 @@ def _find(
     min_support: int | float | None,
     alpha: float,
     confidence: float,
+    class_names: list[str] | None = None,
+    extra: list[str] | None = None,
 ) -> pd.DataFrame:
     n = len(frame)
-    err = frame["error"].to_numpy(dtype=bool)
-    if n == 0 or not err.any():
+    binary = pd.api.types.is_bool_dtype(frame["error"])
+    err = frame["error"].to_numpy(dtype=float)
+    if n == 0 or not (err > 0).any():
         return pd.DataFrame(columns=_COLUMNS)
     sigma = _support(min_support, n)
     e_bar = float(err.mean())
-    X, preds, owner = _predicates(frame, columns, bins)
+    X, preds, owner = _predicates(frame, columns, bins, class_names)
     if not preds:
         return pd.DataFrame(columns=_COLUMNS)
     Xf = X.astype(np.float32)
@@ -281,7 +314,7 @@ def _find(
                 "slice": " & ".join(p.describe() for p in conds),
                 "size": int(s),
                 "support": s / n,
-                "errors": int(e),
+                "errors": int(round(e)) if binary else float(e),
                 "error_rate": e / s,
                 "error_rate_low": lw,
                 "error_rate_high": hg,
@@ -295,18 +328,37 @@ def _find(
         )
     out = pd.DataFrame(rows, columns=[*_COLUMNS, "_key"])
     out = out[out["score"] > 0].sort_values(["score", "order"], ascending=[False, True])
-    return _drop_same_members(out.head(500), X)
+    out = _drop_same_members(out.head(500), X, frame, extra or [])
+    if not binary and len(out):  # mean error: a normal interval instead of Wilson's
+        masks = [X[:, list(k)].all(axis=1) for k in out["_key"]]
+        sq = err * err
+        lo, hi = mean_interval(
+            out["errors"].to_numpy(float),
+            np.array([sq[m].sum() for m in masks]),
+            out["size"].to_numpy(float),
+            confidence,
+        )
+        out["error_rate_low"], out["error_rate_high"] = lo, hi
+    return out.drop(columns="_key")
 
 
-def _drop_same_members(out: pd.DataFrame, X: np.ndarray) -> pd.DataFrame:
+def _drop_same_members(
+    out: pd.DataFrame, X: np.ndarray, frame: pd.DataFrame, extra: list[str]
+) -> pd.DataFrame:
     """Keep the best of slices that select exactly the same items (correlated metrics such
-    as ``brightness`` and ``mean_red`` often cut out the same dark images)."""
+    as ``brightness`` and ``mean_red`` often cut out the same dark images), and add the mean
+    of each ``extra`` column of ``frame`` in each slice."""
     seen: set[bytes] = set()
     keep = []
+    means: dict[str, list[float]] = {c: [] for c in extra}
+    values = {c: frame[c].to_numpy(dtype=float) for c in extra}
     for key in out["_key"]:
         mask = X[:, list(key)].all(axis=1)
         packed = np.packbits(mask).tobytes()
         keep.append(packed not in seen)
         seen.add(packed)
-    out = out[np.asarray(keep, dtype=bool)] if len(out) else out
-    return out.drop(columns="_key")
+        for c in extra:
+            means[c].append(float(values[c][mask].mean()))
+    for c in extra:
+        out[c] = means[c]
+    return out[np.asarray(keep, dtype=bool)] if len(out) else out

@@ -108,6 +108,17 @@ def _encode_column(values: pd.Series) -> tuple[pd.Series, dict[str, Any]]:
         kind = pd.api.types.infer_dtype(values, skipna=True)
         if kind in _PLAIN_KINDS:
             return values, {"codec": "object", "kind": kind}
+        present = values.dropna()
+        if len(present) and all(
+            isinstance(x, tuple) and all(isinstance(c, str) for c in x) for x in present
+        ):
+            # tuples of names, e.g. multi-label ``labels``: JSON lists, read back as tuples
+            encoded = pd.Series(
+                [_json_cell(list(x)) if isinstance(x, tuple) else None for x in values],
+                index=values.index,
+                dtype=object,
+            )
+            return encoded, {"codec": "json_tuple"}
         encoded = pd.Series([_json_cell(x) for x in values], index=values.index, dtype=object)
         return encoded, {"codec": "json"}
     return values, {"codec": "plain"}
@@ -126,9 +137,10 @@ def _decode_column(values: pd.Series, meta: dict[str, Any]) -> pd.Series:
     if codec == "object":
         out = values.astype(object)
         return out.where(out.notna(), None) if meta.get("kind") in ("string", "empty") else out
-    if codec == "json":
+    if codec in ("json", "json_tuple"):
+        cast = tuple if codec == "json_tuple" else (lambda x: x)
         return pd.Series(
-            [None if x is None or x is pd.NA or x != x else json.loads(x) for x in values],
+            [None if x is None or x is pd.NA or x != x else cast(json.loads(x)) for x in values],
             index=values.index,
             name=values.name,
             dtype=object,

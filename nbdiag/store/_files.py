@@ -33,6 +33,13 @@ from ._codec import (
     write_table,
 )
 from ._db import FORMAT_VERSION, StoreError
+from ._label_maps import (
+    label_map_files,
+    read_label_maps,
+    read_semantic_run,
+    write_label_maps,
+    write_semantic_run,
+)
 
 if TYPE_CHECKING:
     from ..core import DatasetCore
@@ -51,7 +58,8 @@ def write_files(data: Path, ds: DatasetCore, created: list[Path]) -> dict[str, A
     """Write ``ds``'s tables and arrays into ``data``; returns the manifest naming them. Every
     file this call creates is appended to ``created`` as soon as it is complete, so a caller
     can remove them when the save fails."""
-    from ..core.runs import ClassificationRun
+    from ..core.multilabel import MultiLabelRun
+    from ..core.runs import ClassificationRun, SemanticRun
 
     data.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex[:12]
@@ -82,7 +90,12 @@ def write_files(data: Path, ds: DatasetCore, created: list[Path]) -> dict[str, A
             entry["predictions"] = table(run.predictions, f"{stem}-predictions")
             if run.probabilities is not None:
                 entry["probabilities"] = table(run.probabilities, f"{stem}-probabilities")
+        elif isinstance(run, MultiLabelRun):
+            entry["scores"] = table(run.scores, f"run{i}-{_safe(name)}-scores")
+        elif isinstance(run, SemanticRun):
+            entry.update(write_semantic_run(data, run, created, table, f"run{i}-{_safe(name)}"))
         manifest["runs"][name] = entry
+    manifest["label_maps"] = write_label_maps(data, ds, created)
     images = getattr(ds, "_images", None) or {}
     if images:
         manifest["images"] = _write_images(data, images, created)
@@ -141,12 +154,13 @@ def manifest_files(m: dict[str, Any]) -> list[str]:
     """The names of the data files a manifest names."""
     files = [t["file"] for t in m["tables"].values()]
     for entry in m["runs"].values():
-        for key in ("predictions", "probabilities"):
+        for key in ("predictions", "probabilities", "scores"):
             if entry.get(key):
                 files.append(entry[key]["file"])
     if m.get("images"):
         files.append(m["images"])
     files.extend(e["file"] for e in m.get("embeddings") or [])
+    files.extend(label_map_files(m))
     return files
 
 
@@ -177,6 +191,7 @@ def discard(paths: list[Path], keep: set[str]) -> None:
 # ---------------------------------------------------------------------- reading
 def read_dataset(data: Path, m: dict[str, Any]) -> DatasetCore:
     """The dataset a manifest names (not bound to a store yet; no tags)."""
+    from ..core.multilabel import MultiLabelRun
     from ..core.runs import ClassificationRun, DetectionRun
 
     try:
@@ -193,6 +208,7 @@ def read_dataset(data: Path, m: dict[str, Any]) -> DatasetCore:
             frame["label"] = frame["label"].astype(object)
     ds = _new_dataset(samples, objects, m["class_names"], images=images, name=m["name"])
     ds.coco_categories = {int(k): str(val) for k, val in m.get("coco_categories", [])}
+    read_label_maps(data, ds, m.get("label_maps"))
     runs: dict[str, Any] = {}
     for name, entry in m["runs"].items():
         created = pd.Timestamp(entry["created"])
@@ -200,6 +216,11 @@ def read_dataset(data: Path, m: dict[str, Any]) -> DatasetCore:
             pred = read_table(data, entry["predictions"])
             probs = read_table(data, entry["probabilities"]) if entry.get("probabilities") else None
             runs[name] = ClassificationRun(name, pred, probs, created=created)
+        elif entry["kind"] == "multilabel":
+            scores = read_table(data, entry["scores"])
+            runs[name] = MultiLabelRun(name, scores, created=created)
+        elif entry["kind"] == "semantic":
+            runs[name] = read_semantic_run(data, name, entry, created)
         else:
             runs[name] = DetectionRun(name, int(entry["size"]), created=created)
     ds.runs = runs

@@ -11,6 +11,11 @@ Box tables travel as little-endian float32, :data:`BOX_STRIDE` numbers per box::
 truth matched by a prediction, ``score`` is that prediction's score: the browser turns it into a
 miss (FN) when the confidence slider goes above it, with no round trip (greedy matching by
 descending score makes matches above a threshold independent of the boxes below it).
+
+Masks travel next to the table, not in it: a page's ``masks`` is a JSON list with one entry per
+box row (the object's COCO compressed counts string over its whole image, or ``None``); the
+browser decodes them (``js/src/shared/rle.ts``). :data:`REGION` marks a row that is only a mask
+(a class region of a semantic label map): it has no box to draw.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..core.masks import MASK
+
 if TYPE_CHECKING:
     from ..core import DatasetCore
     from ..core.runs import DetectionRun
@@ -30,6 +37,8 @@ STYLE_GT, STYLE_GT_TP, STYLE_GT_FN, STYLE_GT_IGNORED = 0, 1, 2, 3
 STYLE_PRED, STYLE_PRED_TP, STYLE_PRED_FP, STYLE_PRED_IGNORED = 4, 5, 6, 7
 #: added to the style of the box an object row is about
 FOCUS = 8
+#: added to the style of a semantic region: a mask without a box
+REGION = 16
 BOX_STRIDE = 8
 #: the ``source`` of a ground-truth box
 GT = "gt"
@@ -47,8 +56,11 @@ class BoxTable:
         style: np.ndarray,
         ids: np.ndarray,
         n_samples: int,
+        masks: np.ndarray | None = None,
     ):
         order = np.argsort(sample_pos, kind="stable")
+        #: each box's mask (counts string or None), or None when no box has one
+        self.masks = None if masks is None else masks[order]
         self.sample_pos = sample_pos[order]
         self.xywh = xywh[order]
         self.score = score[order]
@@ -64,6 +76,24 @@ class BoxTable:
     def of_sample(self, pos: int) -> slice:
         return slice(int(self.starts[pos]), int(self.starts[pos + 1]))
 
+    def _keep(
+        self, pos: int, region: tuple[float, float, float, float] | None, focus: Hashable | None
+    ) -> np.ndarray:
+        s = self.of_sample(pos)
+        xywh = self.xywh[s]
+        keep = np.ones(len(xywh), dtype=bool)
+        if region is not None:
+            x0, y0, x1, y1 = region
+            keep = (
+                (xywh[:, 0] < x1)
+                & (xywh[:, 0] + xywh[:, 2] > x0)
+                & (xywh[:, 1] < y1)
+                & (xywh[:, 1] + xywh[:, 3] > y0)
+            )
+        if focus is not None:
+            keep |= self.ids[s] == focus
+        return keep
+
     def rows(
         self,
         pos: int,
@@ -77,19 +107,10 @@ class BoxTable:
         given, and with :data:`FOCUS` added to the style of box ``focus``."""
         s = self.of_sample(pos)
         xywh = self.xywh[s]
-        keep = np.ones(len(xywh), dtype=bool)
-        if region is not None:
-            x0, y0, x1, y1 = region
-            keep = (
-                (xywh[:, 0] < x1)
-                & (xywh[:, 0] + xywh[:, 2] > x0)
-                & (xywh[:, 1] < y1)
-                & (xywh[:, 1] + xywh[:, 3] > y0)
-            )
+        keep = self._keep(pos, region, focus)
         style = self.style[s].astype(np.float32)
         if focus is not None:
             style = np.where(self.ids[s] == focus, style + FOCUS, style)
-            keep |= self.ids[s] == focus
         out = np.empty((int(keep.sum()), BOX_STRIDE), dtype="<f4")
         out[:, 0] = row
         out[:, 1] = xywh[keep, 0] - origin[0]
@@ -100,6 +121,28 @@ class BoxTable:
         out[:, 6] = self.cls[s][keep]
         out[:, 7] = style[keep]
         return out
+
+    def mask_rows(
+        self,
+        pos: int,
+        region: tuple[float, float, float, float] | None = None,
+        focus: Hashable | None = None,
+    ) -> list[str | None]:
+        """The masks of the boxes :meth:`rows` returns for the same arguments, in the same order
+        (counts strings over the whole image, ``None`` for a box without a mask)."""
+        if self.masks is None:
+            return []
+        keep = self._keep(pos, region, focus)
+        return [m if isinstance(m, str) else None for m in self.masks[self.of_sample(pos)][keep]]
+
+    def object_ids(
+        self,
+        pos: int,
+        region: tuple[float, float, float, float] | None = None,
+        focus: Hashable | None = None,
+    ) -> np.ndarray:
+        """The object ids of the boxes :meth:`rows` returns for the same arguments."""
+        return self.ids[self.of_sample(pos)][self._keep(pos, region, focus)]
 
 
 def class_codes(labels: pd.Series, class_names: Sequence[Any]) -> np.ndarray:
@@ -153,6 +196,9 @@ def box_table(
         pred_score = ds.objects["score"]
         ms = pred_score.reindex(matched.to_numpy()).to_numpy(dtype=np.float64)
         score = np.where(~is_pred & (style == STYLE_GT_TP), ms, score)
+    masks = None
+    if MASK in boxes.columns and n and boxes[MASK].notna().any():
+        masks = boxes[MASK].to_numpy(dtype=object)
     return BoxTable(
         ds.samples.index.get_indexer(boxes["sample_id"]).astype(np.int64),
         boxes[["x", "y", "w", "h"]].to_numpy(dtype=np.float64),
@@ -161,6 +207,7 @@ def box_table(
         style,
         boxes.index.to_numpy(dtype=object),
         len(ds.samples),
+        masks,
     )
 
 

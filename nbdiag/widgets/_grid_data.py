@@ -13,6 +13,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from ..core.images import encode_thumbnail
 from ..core.runs import ClassificationRun, DetectionRun
@@ -34,6 +35,7 @@ from ._grid_boxes import (
     decode_boxes,
 )
 from ._grid_images import GridImages, image_issue, image_size
+from ._grid_masks import SemanticRegions, mask_fields, mask_size
 from ._grid_rows import (
     LEVELS,
     SOURCES,
@@ -129,6 +131,8 @@ class GridSource:
             self.evaluation = evaluate_run(ds, run)
 
         self._boxes = box_table(ds, self.detection, self.evaluation, self.class_names)
+        #: a semantic-segmentation dataset: class regions of its label maps, drawn as masks
+        self._regions = SemanticRegions(ds, run) if ds.task == "semantic" else None
         if level == "sample":
             if source is not None:
                 raise ValueError("source= only applies to level='object'")
@@ -156,7 +160,12 @@ class GridSource:
 
     @property
     def has_predictions(self) -> bool:
-        return self.detection is not None
+        return self.detection is not None or (self._regions is not None and self.run is not None)
+
+    @property
+    def has_masks(self) -> bool:
+        """Whether the grid has masks to draw (object masks, or semantic label maps)."""
+        return self._regions is not None or self._boxes.masks is not None
 
     @property
     def task(self) -> str:
@@ -187,18 +196,61 @@ class GridSource:
 
     def thumbnail(self, row: int, size: int) -> tuple[bytes, tuple[float, float], np.ndarray]:
         """(WEBP bytes, source (w, h), boxes) of ``row``; raises when the image cannot be read."""
+        data, sw_sh, boxes, _ = self.thumbnail_overlay(row, size)
+        return data, sw_sh, boxes
+
+    def thumbnail_overlay(
+        self, row: int, size: int
+    ) -> tuple[bytes, tuple[float, float], np.ndarray, dict[str, Any]]:
+        """:meth:`thumbnail` plus its masks: ``{"masks": [counts | None per box], "fields":
+        {...}, "rows": [grid row of each box's object, -1 when not a row]}`` (empty when the
+        image has no mask)."""
         pos = int(self._sample_pos[row])
         sid = self.ds.samples.index[pos]
         if self.level == "sample":
             data = self.ds.thumbnail(sid, size, "WEBP")
             sw, sh = self.images.source_size(pos, sid)
-            return data, (sw, sh), self._boxes.rows(pos, row)
+            boxes, overlay = self._overlay(pos, sid, row, (0.0, 0.0), None, None)
+            return data, (sw, sh), boxes, overlay
         assert self._object_ids is not None
         oid = self._object_ids[row]
         x0, y0, x1, y1 = self._region(row)
         data = self.images.crop(oid, pos, sid, (x0, y0, x1, y1), size)
-        boxes = self._boxes.rows(pos, row, (x0, y0), (x0, y0, x1, y1), focus=oid)
-        return data, (float(x1 - x0), float(y1 - y0)), boxes
+        boxes, overlay = self._overlay(pos, sid, row, (x0, y0), (x0, y0, x1, y1), oid)
+        return data, (float(x1 - x0), float(y1 - y0)), boxes, overlay
+
+    def _overlay(
+        self,
+        pos: int,
+        sid: Any,
+        row: int,
+        origin: tuple[float, float],
+        region: tuple[float, float, float, float] | None,
+        focus: Any,
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """The boxes of an item and its masks (see :meth:`thumbnail_overlay`)."""
+        boxes = self._boxes.rows(pos, row, origin, region, focus=focus)
+        if self._regions is not None:  # semantic: one region per class and source
+            table, counts, size = self._regions.rows(sid, row)
+            if not counts:
+                return boxes, {}
+            table[:, 1] -= origin[0]
+            table[:, 2] -= origin[1]
+            n_box = len(boxes)
+            rows = [-1] * (n_box + len(counts))
+            masks: list[str | None] = [None] * n_box + list(counts)
+            fields = mask_fields(size, origin)
+            return np.concatenate([boxes, table]), {"masks": masks, "fields": fields, "rows": rows}
+        masks = self._boxes.mask_rows(pos, region, focus)
+        if not any(m is not None for m in masks):
+            return boxes, {}
+        ids = self._boxes.object_ids(pos, region, focus)
+        if self._object_ids is not None:
+            rows = self.rows.index.get_indexer(pd.Index(ids)).tolist()
+        else:
+            rows = [-1] * len(ids)
+        fields = mask_fields(mask_size(self.ds, sid), origin)
+        return boxes, {"masks": masks, "fields": fields, "rows": rows}
 
     def caption(self, row: int) -> dict[str, Any]:
         c = self._captions
@@ -225,6 +277,10 @@ class GridSource:
         Result: ``items`` (one per row: ``row``, ``id``, ``buffer`` index of its WEBP and
         ``mime``, source size ``sw``/``sh``, caption fields; or ``error`` + ``detail`` when the
         image cannot be read), ``boxes`` (index of the float32 box table, or -1), ``box_stride``.
+        When a shown image has masks: ``masks`` (one COCO counts string or null per box-table
+        row), ``mask_rows`` (the grid row of each box's object, -1 when not a row), and on
+        each such item ``mh``/``mw`` (the image size the masks are over) and ``ox``/``oy``
+        (its crop's origin in that image).
         """
         rows = call.params.get("rows")
         if not isinstance(rows, list):
@@ -235,6 +291,8 @@ class GridSource:
         items: list[dict[str, Any]] = []
         buffers: list[bytes] = []
         boxes: list[np.ndarray] = []
+        masks: list[str | None] = []
+        mask_rows: list[int] = []
         for raw in rows:
             if call.cancelled:
                 raise RpcError("cancelled", "Cancelled")
@@ -242,7 +300,7 @@ class GridSource:
             item: dict[str, Any] = {"row": row, "id": str(self.rows.index[row])}
             item.update(self.caption(row))
             try:
-                data, (sw, sh), b = self.thumbnail(row, size)
+                data, (sw, sh), b, overlay = self.thumbnail_overlay(row, size)
             except Exception as exc:  # one bad image: an error entry, the page goes on
                 item["error"], item["detail"] = image_issue(exc)
             else:
@@ -250,12 +308,24 @@ class GridSource:
                 buffers.append(data)
                 if len(b):
                     boxes.append(b)
+                    if overlay and not masks:  # the boxes before this item had no masks
+                        n_before = sum(len(t) for t in boxes[:-1])
+                        masks, mask_rows = [None] * n_before, [-1] * n_before
+                    if overlay:
+                        item.update(overlay["fields"])
+                        masks += overlay["masks"]
+                        mask_rows += overlay["rows"]
+                    elif masks:
+                        masks += [None] * len(b)
+                        mask_rows += [-1] * len(b)
             items.append(item)
         table = np.concatenate(boxes) if boxes else np.zeros((0, BOX_STRIDE), "<f4")
         result = {"items": items, "size": size, "box_stride": BOX_STRIDE, "boxes": -1}
         if len(table):
             result["boxes"] = len(buffers)
             buffers.append(np.ascontiguousarray(table, dtype="<f4").tobytes())
+        if masks:  # one entry per box row, in the table's order
+            result["masks"], result["mask_rows"] = masks, mask_rows
         return Reply(result, buffers)
 
     def rpc_image(self, call: Call) -> Reply:
@@ -282,7 +352,9 @@ class GridSource:
         target = min(max_size, longest) if longest >= 256 else min(max_size, 512)
         data = encode_thumbnail(img, size=target, fmt="WEBP", quality=90)
         focus = self._object_ids[row] if self._object_ids is not None else None
-        boxes = self._boxes.rows(pos, row, focus=focus)
+        boxes, overlay = self._overlay(pos, sid, row, (0.0, 0.0), None, focus)
+        if overlay and len(boxes):
+            result.update(overlay["fields"], masks=overlay["masks"], mask_rows=overlay["rows"])
         result.update(buffer=0, mime="image/webp", sw=sw, sh=sh, box_stride=BOX_STRIDE)
         buffers.append(data)
         result["boxes"] = -1

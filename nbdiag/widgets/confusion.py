@@ -13,6 +13,7 @@ from ..core import DatasetCore
 from ..evaluation import evaluate_run
 from ..evaluation.classification import ClassificationEvaluation
 from ..evaluation.detection import BACKGROUND, DetectionEvaluation
+from ..evaluation.semantic import SemanticEvaluation
 from ._base import SelectionWidget
 from ._codecs import Binary, encode_codes
 from ._static import bundle
@@ -54,6 +55,14 @@ class ConfusionMatrix(SelectionWidget):
     (``sample_id``, ``pred_id``, ``gt_id``, classes, ``iou``, ``score``, ``kind``), highest score
     first; ``selected_objects`` the boxes themselves.
 
+    Semantic segmentation
+    ---------------------
+    With a :class:`~nbdiag.SemanticEvaluation` the counts are pixels: each row is one (image,
+    true class, predicted class) with its pixel count (the evaluation's ``cells``), sent as the
+    rows' weights. Clicking a cell selects the images where that confusion occurs; ``selected``
+    is those images' rows of ``samples`` (of ``per_image`` without a dataset) with ``pixels``
+    (the selected confusions' pixels in each image), most pixels first; ``selection`` their ids.
+
     Examples
     --------
     >>> cm = nbdiag.ConfusionMatrix(ds.evaluate("cnn"))   # doctest: +SKIP
@@ -67,6 +76,8 @@ class ConfusionMatrix(SelectionWidget):
     class_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     _y_true = Binary(b"").tag(sync=True)
     _y_pred = Binary(b"").tag(sync=True)
+    #: uint32 per row: what the row counts for (semantic: its pixels); b"" = 1 per row
+    _weights = Binary(b"").tag(sync=True)
     normalize = traitlets.Unicode("none").tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
     #: detection: the evaluation's IoU / score thresholds (live), and whether they apply
@@ -98,6 +109,9 @@ class ConfusionMatrix(SelectionWidget):
             return
         if iou_threshold is not None or score_threshold is not None:
             raise ValueError("iou_threshold / score_threshold apply to detection evaluations only")
+        if isinstance(source, SemanticEvaluation):
+            self._init_semantic(source, dataset, normalize, title, kwargs)
+            return
         if not isinstance(source, ClassificationEvaluation):
             raise TypeError(
                 "ConfusionMatrix needs a ClassificationEvaluation or a DetectionEvaluation "
@@ -139,7 +153,14 @@ class ConfusionMatrix(SelectionWidget):
         """Whether this is a detection confusion matrix (rows are box pairs)."""
         return self._detection
 
+    @property
+    def is_semantic(self) -> bool:
+        """Whether this is a semantic segmentation confusion matrix (counts are pixels)."""
+        return isinstance(self.evaluation, SemanticEvaluation)
+
     def _row_object_ids(self, link: Any) -> list[pd.Index] | None:
+        if self.is_semantic:  # rows are (image, class, class) cells: linked by sample only
+            return None
         # pairs name the evaluation's boxes: the link's only when it evaluated that dataset
         # (an evaluation of COCO files numbers its predictions 1..n, like the annotations)
         if self.level != "objects" or self.dataset is None or self.dataset is not link.dataset:
@@ -163,6 +184,12 @@ class ConfusionMatrix(SelectionWidget):
             mask = (rows["true_class"].cat.codes.to_numpy() == t) & (
                 rows["pred_class"].cat.codes.to_numpy() == p
             )
+        elif self.is_semantic:
+            t, p = self.evaluation._class_index(true), self.evaluation._class_index(pred)
+            mask = self._gesture_mask(f"cell:{t}:{p}")
+            if not add:  # as a click: a linked matrix then knows which cell its images came from
+                self._set_mask(mask, f"cell:{t}:{p}", {})
+                return
         else:
             ev = self.evaluation
             t, p = ev._class_index(true), ev._class_index(pred)
@@ -271,3 +298,96 @@ class ConfusionMatrix(SelectionWidget):
             self._y_pred = encode_codes(rows["pred_class"])
             if self._auto_title:
                 self.title = self._detection_title()
+
+    # ------------------------------------------------------------------ semantic segmentation
+    def _init_semantic(
+        self,
+        ev: SemanticEvaluation,
+        dataset: DatasetCore | None,
+        normalize: str,
+        title: str | None,
+        kwargs: dict[str, Any],
+    ) -> None:
+        self.evaluation = ev
+        self.dataset = dataset if dataset is not None else ev.dataset
+        self.level = "objects"  # rows are (image, true, predicted) cells, linked by sample_id
+        rows = ev.cells
+        if title is None:
+            title = (
+                f"{ev.run or 'predictions'} · mIoU {ev.miou:.1%} · pixel accuracy "
+                f"{ev.pixel_accuracy:.1%} · {len(ev.per_image)} images"
+            )
+        super().__init__(
+            rows,
+            class_names=ev.class_names,
+            _y_true=encode_codes(rows["true"]),
+            _y_pred=encode_codes(rows["pred"]),
+            _weights=np.asarray(rows["pixels"], dtype="<u4").tobytes(),
+            normalize=normalize,
+            title=title,
+            **kwargs,
+        )
+
+    @property
+    def selected(self) -> pd.DataFrame:
+        """The selected rows as a DataFrame (a copy). Semantic segmentation: the images holding
+        the selected confusions, with their ``pixels``, most pixels first."""
+        if not self.is_semantic:
+            return super().selected
+        mask = self.selection_mask
+        link = self._link
+        if link is not None and link._selection_view == self._view_id:
+            # a link shares images, so every cell of a selected image comes back: keep the cell
+            # (row, column) clicked here
+            gesture = self._gesture_mask(link._selection_source)
+            if gesture is not None:
+                mask = mask & gesture
+        cells = self._rows[mask]
+        pixels = cells.groupby("sample_id", sort=False)["pixels"].sum()
+        pixels = pixels.sort_values(ascending=False, kind="stable")
+        table = self.dataset.samples if self.dataset is not None else self.evaluation.per_image
+        out = table.loc[pixels.index].copy()
+        out.index.name = "id"
+        out.insert(0, "pixels", pixels.to_numpy())
+        return out
+
+    @property
+    def selection(self) -> pd.Index:
+        """Ids of the selected rows; semantic segmentation: of the selected images."""
+        if not self.is_semantic:
+            return super().selection
+        return self.selected.index
+
+    def _gesture_mask(self, source: str) -> np.ndarray | None:
+        """Semantic: the rows of a click's cell / row / column (``"cell:t:p"``, ``"row:t"``,
+        ``"col:p"``), None for other sources."""
+        kind, _, where = source.partition(":")
+        t_codes = self._rows["true"].cat.codes.to_numpy()
+        p_codes = self._rows["pred"].cat.codes.to_numpy()
+        try:
+            if kind == "cell":
+                t, p = (int(x) for x in where.split(":"))
+                return (t_codes == t) & (p_codes == p)
+            if kind == "row":
+                return t_codes == int(where)
+            if kind == "col":
+                return p_codes == int(where)
+        except ValueError:
+            return None
+        return None
+
+    def _mask_from(self, items: Any) -> np.ndarray:
+        # semantic: sample ids (or a samples DataFrame) select every cell of those images
+        if not self.is_semantic or items is None:
+            return super()._mask_from(items)
+        if isinstance(items, (np.ndarray, pd.Series)) and items.dtype == bool:
+            return super()._mask_from(items)
+        ids = items.index if isinstance(items, pd.DataFrame) else items
+        if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
+            ids = [ids]
+        ids = list(ids)
+        known = set(self._rows["sample_id"])
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise KeyError(f"unknown sample ids (not evaluated): {unknown[:10]}")
+        return self._rows["sample_id"].isin(ids).to_numpy()

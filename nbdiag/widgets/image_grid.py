@@ -55,6 +55,10 @@ class ImageGrid(SelectionWidget):
         Cell size and grid height in CSS pixels.
     title
         Caption in the toolbar.
+    show_boxes
+        Draw boxes (default: yes, except for a semantic-segmentation dataset, whose class
+        regions have no boxes). Masks are drawn when objects have a ``mask`` (or the dataset is
+        semantic): toggle them with :attr:`show_masks`, fade them with :attr:`mask_opacity`.
 
     Examples
     --------
@@ -87,6 +91,10 @@ class ImageGrid(SelectionWidget):
     has_boxes = traitlets.Bool(False).tag(sync=True)
     has_predictions = traitlets.Bool(False).tag(sync=True)
     has_evaluation = traitlets.Bool(False).tag(sync=True)
+    has_masks = traitlets.Bool(False).tag(sync=True)
+    show_masks = traitlets.Bool(True).tag(sync=True)
+    show_boxes = traitlets.Bool(True).tag(sync=True)
+    mask_opacity = traitlets.Float(0.45).tag(sync=True)
     _data_version = traitlets.Int(0).tag(sync=True)
 
     def __init__(
@@ -104,6 +112,7 @@ class ImageGrid(SelectionWidget):
         thumbnail_size: int = 128,
         height: int = 520,
         title: str | None = None,
+        show_boxes: bool | None = None,
         **kwargs: Any,
     ):
         if not isinstance(ds, DatasetCore):
@@ -134,6 +143,8 @@ class ImageGrid(SelectionWidget):
             has_boxes=src.has_boxes,
             has_predictions=src.has_predictions,
             has_evaluation=src.evaluation is not None,
+            has_masks=src.has_masks,
+            show_boxes=show_boxes if show_boxes is not None else src.task != "semantic",
             **kwargs,
         )
         self._rpc = RpcServer(
@@ -155,6 +166,19 @@ class ImageGrid(SelectionWidget):
     @property
     def run(self) -> str | None:
         return self._source.run
+
+    @property
+    def selected_objects(self) -> pd.DataFrame:
+        """The selected objects as rows of ``ds.objects``: at ``level="object"`` exactly the
+        objects selected (clicked crops or masks), at ``level="sample"`` every object of the
+        selected images. Through a link, the link's :attr:`selected_objects`."""
+        if self._link is not None and getattr(self._link, "dataset", None) is not None:
+            return self._link.selected_objects
+        objects = self.dataset.objects
+        ids = self.selection
+        if self.level == "objects":
+            return objects.loc[objects.index.intersection(ids)].copy()
+        return objects[objects["sample_id"].isin(ids)].copy()
 
     @property
     def order(self) -> np.ndarray:
@@ -224,6 +248,7 @@ class ImageGrid(SelectionWidget):
                 if self._link is not None:  # the same ids may now be other boxes
                     self._link._bind_rows(self)
             self.sort_options = src.sort_options()
+            self.has_masks = src.has_masks
             if self.sort_by is not None and self.sort_by not in src.rows.columns:
                 self.sort_by = None
             self._update_order()
@@ -255,6 +280,13 @@ class ImageGrid(SelectionWidget):
         if bad:
             raise traitlets.TraitError(f"hidden_classes: unknown classes {bad[:10]}")
         return list(dict.fromkeys(proposal["value"]))
+
+    @traitlets.validate("mask_opacity")
+    def _check_opacity(self, proposal: dict[str, Any]) -> float:
+        value = float(proposal["value"])
+        if not np.isfinite(value):
+            raise traitlets.TraitError("mask_opacity must be a number in [0, 1]")
+        return float(np.clip(value, 0.0, 1.0))
 
     @traitlets.validate("thumbnail_size")
     def _check_size(self, proposal: dict[str, Any]) -> int:

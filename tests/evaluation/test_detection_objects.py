@@ -113,7 +113,7 @@ def test_live_thresholds_equal_a_fresh_evaluation(seed: int) -> None:
 
 
 def test_set_thresholds_never_recomputes_iou(monkeypatch) -> None:
-    from nbdiag.evaluation.detection import _coco, _confusion
+    from nbdiag.evaluation.detection import _coco
 
     gt, dt = make_case(2)
     ev = evaluate_detections(gt, dt, progress=False)
@@ -124,7 +124,7 @@ def test_set_thresholds_never_recomputes_iou(monkeypatch) -> None:
         raise AssertionError("IoU recomputed")
 
     monkeypatch.setattr(_coco, "iou_indexed", boom)
-    monkeypatch.setattr(_confusion, "iou_indexed", boom)
+    monkeypatch.setattr(_coco.Index, "pair_ious", boom)  # the one IoU switch (box or mask)
     for iou in (0.33, 0.66, 0.99):
         ev.set_thresholds(iou=iou, score=0.2)
         _ = ev.predictions, ev.ground_truth, ev.confusion_matrix(), ev.per_class

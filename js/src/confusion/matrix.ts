@@ -19,16 +19,24 @@ export function parseNormalize(value: unknown): Normalize {
 export interface Confusion {
   /** Number of classes. */
   k: number;
-  /** K x K counts, row-major (true, predicted). */
-  counts: Uint32Array;
-  /** Rows per true class (row sums). */
-  rowTotals: Uint32Array;
-  /** Rows per predicted class (column sums). */
-  colTotals: Uint32Array;
-  /** Rows counted (both codes valid). */
+  /** K x K counts (rows, or their weights: pixels), row-major (true, predicted). */
+  counts: Float64Array;
+  /** Count per true class (row sums). */
+  rowTotals: Float64Array;
+  /** Count per predicted class (column sums). */
+  colTotals: Float64Array;
+  /** Total counted (rows, or weights, with both codes valid). */
   total: number;
-  /** Rows left out: a missing (0xFFFF) or out-of-range code on either side. */
+  /** Rows (or weights) left out: a missing (0xFFFF) or out-of-range code on either side. */
   skipped: number;
+}
+
+/**
+ * Whether `weights` applies to `n` rows: one weight per row (e.g. a semantic confusion's pixel
+ * count of an (image, true, predicted) row). Absent, empty or too short: every row counts 1.
+ */
+export function hasWeights(weights: ArrayLike<number> | undefined, n: number): weights is ArrayLike<number> {
+  return weights !== undefined && weights.length > 0 && weights.length >= n;
 }
 
 /** Number of rows two code columns describe together (the shorter one wins). */
@@ -50,19 +58,24 @@ function validCode(code: number, k: number): boolean {
   return code !== MISSING_CODE && code < k;
 }
 
-/** Count (true, predicted) pairs; rows with a missing or out-of-range code are skipped. */
-export function confusionCounts(yTrue: Uint16Array, yPred: Uint16Array, k: number): Confusion {
+/**
+ * Count (true, predicted) pairs; rows with a missing or out-of-range code are skipped. With
+ * `weights` (one per row) each row counts its weight instead of 1.
+ */
+export function confusionCounts(yTrue: Uint16Array, yPred: Uint16Array, k: number, weights?: ArrayLike<number>): Confusion {
   const n = rowCount(yTrue, yPred);
-  const counts = new Uint32Array(k * k);
+  const w = hasWeights(weights, n) ? weights : undefined;
+  const counts = new Float64Array(k * k);
   let skipped = 0;
   for (let r = 0; r < n; r++) {
     const t = yTrue[r];
     const p = yPred[r];
-    if (t < k && p < k) counts[t * k + p]++;
-    else skipped++; // MISSING_CODE (0xFFFF) is always >= k since k <= 0xFFFF
+    const x = w === undefined ? 1 : w[r];
+    if (t < k && p < k) counts[t * k + p] += x;
+    else skipped += x; // MISSING_CODE (0xFFFF) is always >= k since k <= 0xFFFF
   }
-  const rowTotals = new Uint32Array(k);
-  const colTotals = new Uint32Array(k);
+  const rowTotals = new Float64Array(k);
+  const colTotals = new Float64Array(k);
   let total = 0;
   for (let t = 0; t < k; t++) {
     for (let p = 0; p < k; p++) {
@@ -135,19 +148,30 @@ export function predMask(yTrue: Uint16Array, yPred: Uint16Array, p: number, k: n
 }
 
 /**
- * Selected rows per cell (K x K, row-major), e.g. to outline the cells holding a selection made
- * elsewhere. Visits only the selected rows.
+ * Selected rows (or their weights) per cell (K x K, row-major), e.g. to outline the cells holding
+ * a selection made elsewhere. Visits only the selected rows.
  */
-export function selectedPerCell(yTrue: Uint16Array, yPred: Uint16Array, k: number, sel: Bitmask): Uint32Array {
-  const out = new Uint32Array(k * k);
+export function selectedPerCell(yTrue: Uint16Array, yPred: Uint16Array, k: number, sel: Bitmask, weights?: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(k * k);
   const n = rowCount(yTrue, yPred);
+  const w = hasWeights(weights, n) ? weights : undefined;
   sel.forEach((r) => {
     if (r >= n) return;
     const t = yTrue[r];
     const p = yPred[r];
-    if (t < k && p < k) out[t * k + p]++;
+    if (t < k && p < k) out[t * k + p] += w === undefined ? 1 : w[r];
   });
   return out;
+}
+
+/** Total weight (rows, without weights) of the selected rows. */
+export function selectedWeight(sel: Bitmask, weights: ArrayLike<number> | undefined, n: number): number {
+  if (!hasWeights(weights, n)) return sel.count();
+  let total = 0;
+  sel.forEach((r) => {
+    if (r < n) total += weights[r];
+  });
+  return total;
 }
 
 export interface SelectionSummary {
@@ -160,7 +184,7 @@ export interface SelectionSummary {
 }
 
 /** Where a selection falls, from {@link selectedPerCell}. */
-export function summarizeSelection(perCell: Uint32Array, k: number): SelectionSummary {
+export function summarizeSelection(perCell: ArrayLike<number>, k: number): SelectionSummary {
   let cells = 0;
   let trueClass: number | null = null;
   let predClass: number | null = null;

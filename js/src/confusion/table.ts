@@ -96,11 +96,11 @@ export function paintValues(cells: readonly HTMLTableCellElement[], k: number, c
  * Mark the cells the selection covers (`perCell`: selected rows per cell): `data-selected` is
  * "full" or "partial"; a header is selected when its whole row / column is.
  */
-export function paintSelection(parts: TableParts, k: number, c: Confusion, perCell: Uint32Array): void {
+export function paintSelection(parts: TableParts, k: number, c: Confusion, perCell: ArrayLike<number>): void {
   const { cells, rowHeads, colHeads } = parts;
   const counts = c.counts;
-  const rowSel = new Uint32Array(k);
-  const colSel = new Uint32Array(k);
+  const rowSel = new Float64Array(k);
+  const colSel = new Float64Array(k);
   for (let t = 0; t < k; t++) {
     for (let p = 0; p < k; p++) {
       const idx = t * k + p;

@@ -18,7 +18,9 @@ import {
   normalized,
   predMask,
   rowCount,
+  hasWeights,
   selectedPerCell,
+  selectedWeight,
   summarizeSelection,
   trueMask,
   type Confusion,
@@ -35,6 +37,10 @@ export interface ConfusionData {
   yPred: Uint16Array;
   /** The K class names, in code order. */
   classNames: readonly string[];
+  /** What each row counts for (e.g. its pixels), one per row; absent or empty: 1 per row. */
+  weights?: ArrayLike<number>;
+  /** The unit of `weights` in the status line (default "pixels"). */
+  weightUnit?: string;
 }
 
 export interface ConfusionViewOptions {
@@ -59,13 +65,15 @@ export class ConfusionMatrixView {
   private yTrue: Uint16Array = new Uint16Array(0);
   private yPred: Uint16Array = new Uint16Array(0);
   private names: string[] = [];
+  private weights: ArrayLike<number> | undefined = undefined;
+  private weightUnit = "pixels";
   private k = 0;
   private n = 0;
   private confusion: Confusion = confusionCounts(this.yTrue, this.yPred, 0);
   private values: Float64Array = new Float64Array(0);
   private mode: Normalize = "none";
   private sel: Bitmask = Bitmask.empty(0);
-  private perCell: Uint32Array = new Uint32Array(0);
+  private perCell: Float64Array = new Float64Array(0);
   private warning = "";
 
   private table: TableParts = { cells: [], rowHeads: [], colHeads: [] };
@@ -131,13 +139,15 @@ export class ConfusionMatrixView {
     this.yTrue = data.yTrue;
     this.yPred = data.yPred;
     this.n = rowCount(data.yTrue, data.yPred);
+    this.weights = hasWeights(data.weights, this.n) ? data.weights : undefined;
+    this.weightUnit = data.weightUnit ?? "pixels";
     this.k = data.classNames.length > 0 ? data.classNames.length : inferK(data.yTrue, data.yPred, this.n);
     this.names = Array.from({ length: this.k }, (_, i) => data.classNames[i] ?? String(i));
     this.warning =
       data.yTrue.length !== data.yPred.length
         ? `true labels (${formatInt(data.yTrue.length)}) and predictions (${formatInt(data.yPred.length)}) differ in length`
         : "";
-    this.confusion = confusionCounts(this.yTrue, this.yPred, this.k);
+    this.confusion = confusionCounts(this.yTrue, this.yPred, this.k, this.weights);
     if (this.sel.n !== this.n) this.sel = Bitmask.empty(this.n);
     this.buildTable();
     this.renderValues();
@@ -267,7 +277,7 @@ export class ConfusionMatrixView {
 
   private renderSelection(): void {
     const { k, sel } = this;
-    this.perCell = selectedPerCell(this.yTrue, this.yPred, k, sel);
+    this.perCell = selectedPerCell(this.yTrue, this.yPred, k, sel, this.weights);
     const any = !sel.isEmpty();
     this.root.classList.toggle("nbd-has-selection", any);
     if (this.table.cells.length > 0) paintSelection(this.table, k, this.confusion, this.perCell);
@@ -277,7 +287,11 @@ export class ConfusionMatrixView {
 
   private renderStatus(): void {
     const count = this.sel.count();
-    const parts: (string | Node)[] = [`${formatInt(count)} of ${formatInt(this.n)} selected`];
+    const parts: (string | Node)[] = [
+      this.weights === undefined
+        ? `${formatInt(count)} of ${formatInt(this.n)} selected`
+        : `${formatInt(selectedWeight(this.sel, this.weights, this.n))} of ${formatInt(this.confusion.total + this.confusion.skipped)} ${this.weightUnit} selected`,
+    ];
     if (count > 0) {
       const s = summarizeSelection(this.perCell, this.k);
       let where = "";

@@ -21,6 +21,8 @@ export const STYLE = {
   PRED_IGNORED: 7,
 } as const;
 export const FOCUS = 8;
+/** Added to the style of a semantic class region: a mask with no box to draw. */
+export const REGION = 16;
 
 export interface Box {
   row: number;
@@ -36,6 +38,12 @@ export interface Box {
   style: number;
   /** The box an object row is about. */
   focus: boolean;
+  /** A class region of a semantic label map: only its mask is drawn. */
+  region: boolean;
+  /** The object's mask: COCO compressed counts over its image, or null. */
+  mask: string | null;
+  /** Grid row of the box's object (object-level grids), -1 when it is not a row. */
+  objRow: number;
 }
 
 /** What a box shows as: its role and, with an evaluation, its match status. */
@@ -45,8 +53,14 @@ export function isPrediction(b: Pick<Box, "style">): boolean {
   return (b.style & 4) !== 0;
 }
 
-/** Decode a box table into boxes grouped by row. */
-export function decodeBoxes(data: BinaryLike | Float32Array, stride = BOX_STRIDE): Map<number, Box[]> {
+/** Decode a box table into boxes grouped by row; `masks` / `maskRows` (one entry per box row,
+ *  when the page has masks) give each box its mask and its object's grid row. */
+export function decodeBoxes(
+  data: BinaryLike | Float32Array,
+  stride = BOX_STRIDE,
+  masks: readonly (string | null)[] | null = null,
+  maskRows: readonly number[] | null = null,
+): Map<number, Box[]> {
   const t = data instanceof Float32Array ? data : asFloat32(data as BinaryLike);
   const out = new Map<number, Box[]>();
   if (stride < BOX_STRIDE) return out;
@@ -64,6 +78,9 @@ export function decodeBoxes(data: BinaryLike | Float32Array, stride = BOX_STRIDE
       cls: t[o + 6],
       style: code & 7,
       focus: (code & FOCUS) !== 0,
+      region: (code & REGION) !== 0,
+      mask: typeof masks?.[i] === "string" ? (masks[i] as string) : null,
+      objRow: typeof maskRows?.[i] === "number" ? (maskRows[i] as number) : -1,
     };
     const list = out.get(box.row);
     if (list) list.push(box);
@@ -105,6 +122,9 @@ export interface BoxFilter {
   showPred: boolean;
   /** Class codes not drawn. */
   hidden: ReadonlySet<number>;
+  /** Draw boxes (default true) and masks (default true). */
+  showBoxes?: boolean;
+  showMasks?: boolean;
 }
 
 export interface ShownBox {
@@ -148,7 +168,7 @@ export interface BoxCounts {
 export function countBoxes(boxes: readonly Box[] | undefined, threshold: number, hidden: ReadonlySet<number>): BoxCounts {
   const c: BoxCounts = { gt: 0, pred: 0, tp: 0, fp: 0, fn: 0 };
   for (const box of boxes ?? []) {
-    if (hidden.has(box.cls)) continue;
+    if (hidden.has(box.cls) || box.region) continue;
     const state = boxState(box, threshold);
     if (state === null) continue;
     if (isPrediction(box)) {
@@ -172,4 +192,17 @@ export function boxLabel(box: Box, classNames: readonly string[]): string {
 /** The focus box of an object row (its own box), if any. */
 export function focusBox(boxes: readonly Box[] | undefined): Box | undefined {
   return boxes?.find((b) => b.focus);
+}
+
+/** Of the shown boxes, those whose box outline is drawn (not semantic regions; none when boxes
+ *  are toggled off). */
+export function outlinedBoxes(shown: readonly ShownBox[], f: BoxFilter): ShownBox[] {
+  if (f.showBoxes === false) return [];
+  return shown.filter((s) => !s.box.region);
+}
+
+/** Of the shown boxes, those whose mask is drawn (none when masks are toggled off). */
+export function maskedBoxes(shown: readonly ShownBox[], f: BoxFilter): ShownBox[] {
+  if (f.showMasks === false) return [];
+  return shown.filter((s) => s.box.mask !== null);
 }

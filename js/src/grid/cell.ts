@@ -7,11 +7,12 @@
  */
 
 import { h, svgEl } from "../shared/dom";
-import { shownBoxes, type BoxFilter } from "./boxes";
+import { maskedBoxes, outlinedBoxes, shownBoxes, type BoxFilter } from "./boxes";
 import { caption } from "./caption";
 import { drawBoxes } from "./draw";
 import { fitContain } from "./layout";
 import type { ItemData } from "./loader";
+import { drawMasks, type MaskHits } from "./masks";
 import type { GridSettings } from "./settings";
 
 export interface Cell {
@@ -19,6 +20,10 @@ export interface Cell {
   frame: HTMLDivElement;
   img: HTMLImageElement;
   svg: SVGSVGElement;
+  /** Masks, under the boxes. */
+  canvas: HTMLCanvasElement;
+  /** The masks drawn (for clicks inside a mask), null when none. */
+  hits: MaskHits | null;
   ph: HTMLDivElement;
   caption: HTMLDivElement;
   pos: number;
@@ -35,15 +40,17 @@ export function createCell(pos: number, row: number, thumb: number): Cell {
   const img = h("img", { class: "nbd-grid-img", "data-testid": "grid-img", alt: "", draggable: "false", decoding: "async" });
   img.hidden = true;
   const svg = svgEl("svg", { class: "nbd-grid-svg", "data-testid": "grid-boxes", width: thumb, height: thumb });
+  const canvas = h("canvas", { class: "nbd-grid-masks", "data-testid": "grid-masks", width: thumb, height: thumb });
+  canvas.hidden = true;
   const ph = h("div", { class: "nbd-grid-ph", "data-testid": "grid-placeholder" });
   const zoom = h("button", { type: "button", class: "nbd-grid-zoom", "data-testid": "grid-zoom", title: "Open the full image (or double-click)", "aria-label": "Open the full image", tabindex: -1 });
   zoom.innerHTML = ZOOM_ICON;
-  const frame = h("div", { class: "nbd-grid-frame" }, img, svg, ph, zoom);
+  const frame = h("div", { class: "nbd-grid-frame" }, img, canvas, svg, ph, zoom);
   frame.style.width = `${thumb}px`;
   frame.style.height = `${thumb}px`;
   const cap = h("div", { class: "nbd-grid-caption", "data-testid": "grid-caption" });
   const el = h("div", { class: "nbd-grid-cell", "data-testid": "grid-cell", role: "gridcell", "data-pos": pos, "data-row": row }, frame, cap);
-  return { el, frame, img, svg, ph, caption: cap, pos, row, drawn: "" };
+  return { el, frame, img, svg, canvas, hits: null, ph, caption: cap, pos, row, drawn: "" };
 }
 
 export function markSelected(cell: Cell, selected: boolean): void {
@@ -62,6 +69,7 @@ export function showPending(cell: Cell, failed: boolean, transportError: string)
   cell.ph.textContent = failed ? transportError || "kernel did not answer" : "";
   cell.ph.title = failed ? "The kernel did not answer (busy running a cell?): scroll to retry" : "";
   cell.svg.replaceChildren();
+  clearMasks(cell);
   cell.drawn = "";
   cell.caption.textContent = "";
 }
@@ -85,6 +93,7 @@ export function showItem(cell: Cell, item: ItemData, key: string, s: Readonly<Gr
     cell.ph.title = item.detail ?? item.error ?? "";
     cell.ph.dataset.issue = item.error ?? "no_image";
     cell.svg.replaceChildren();
+    clearMasks(cell);
   } else {
     cell.el.dataset.state = "ready";
     cell.ph.hidden = true;
@@ -110,12 +119,21 @@ function drawCellBoxes(cell: Cell, item: ItemData, s: Readonly<GridSettings>, fi
   const t = s.thumbSize;
   const fit = fitContain(item.sw, item.sh, t, t);
   const shown = shownBoxes(item.boxes, filter);
-  drawBoxes(cell.svg, shown, fit, t, t, {
+  cell.hits = drawMasks(cell.canvas, maskedBoxes(shown, filter), item.masks ?? null, fit, t, t, { colorBy: s.colorBy, opacity: s.maskOpacity });
+  cell.el.dataset.masks = String(cell.hits.layers.length);
+  const outlined = outlinedBoxes(shown, filter);
+  drawBoxes(cell.svg, outlined, fit, t, t, {
     classNames: s.classNames,
     colorBy: s.colorBy,
     labels: t >= 100 ? "pred" : "none",
     fontSize: t >= 180 ? 11 : 9,
     stroke: 2,
   });
-  cell.el.dataset.boxes = String(shown.length);
+  cell.el.dataset.boxes = String(outlined.length);
+}
+
+function clearMasks(cell: Cell): void {
+  cell.canvas.hidden = true;
+  cell.hits = null;
+  delete cell.el.dataset.masks;
 }

@@ -5,10 +5,11 @@
  */
 
 import { h, svgEl } from "../shared/dom";
-import { countBoxes, shownBoxes, type Box, type BoxFilter } from "./boxes";
+import { countBoxes, maskedBoxes, outlinedBoxes, shownBoxes, type Box, type BoxFilter } from "./boxes";
 import { drawBoxes } from "./draw";
 import { fitContain } from "./layout";
 import type { Caption } from "./loader";
+import { drawMasks, maskAt, type MaskGeom, type MaskHits } from "./masks";
 import type { ColorBy } from "./palette";
 
 export interface DetailData extends Caption {
@@ -18,6 +19,8 @@ export interface DetailData extends Caption {
   sw: number;
   sh: number;
   boxes: Box[];
+  /** Where the boxes' masks sit (null: no masks). */
+  masks?: MaskGeom | null;
   /** The row's columns as [name, text]. */
   info: [string, string][];
   error?: string;
@@ -30,6 +33,8 @@ export interface DetailOptions {
   fetch: FetchDetail;
   onNavigate?: (delta: number) => void;
   onClose?: () => void;
+  /** A click inside the mask of the object shown as grid row `row` (object-level grids). */
+  onPick?: (row: number, mods: { shift: boolean; toggle: boolean }) => void;
   createUrl?: (blob: Blob) => string;
   revokeUrl?: (url: string) => void;
 }
@@ -38,6 +43,7 @@ interface DrawSettings {
   filter: BoxFilter;
   classNames: string[];
   colorBy: ColorBy;
+  maskOpacity?: number;
 }
 
 export class DetailView {
@@ -61,6 +67,8 @@ export class DetailView {
   private readonly stage: HTMLDivElement;
   private readonly img: HTMLImageElement;
   private readonly svg: SVGSVGElement;
+  private readonly canvas: HTMLCanvasElement;
+  private hits: MaskHits | null = null;
   private readonly statusEl: HTMLDivElement;
   private readonly info: HTMLTableElement;
 
@@ -78,8 +86,15 @@ export class DetailView {
     this.img = h("img", { class: "nbd-grid-detail-img", "data-testid": "grid-detail-img", alt: "", draggable: "false" });
     this.img.hidden = true;
     this.svg = svgEl("svg", { class: "nbd-grid-detail-svg", "data-testid": "grid-detail-boxes" });
+    this.canvas = h("canvas", { class: "nbd-grid-detail-masks", "data-testid": "grid-detail-masks" });
+    this.canvas.hidden = true;
     this.statusEl = h("div", { class: "nbd-grid-detail-status", "data-testid": "grid-detail-status" });
-    this.stage = h("div", { class: "nbd-grid-detail-stage", "data-testid": "grid-detail-stage" }, this.img, this.svg, this.statusEl);
+    this.stage = h("div", { class: "nbd-grid-detail-stage", "data-testid": "grid-detail-stage" }, this.img, this.canvas, this.svg, this.statusEl);
+    this.stage.addEventListener("click", (ev) => {
+      const r = this.stage.getBoundingClientRect();
+      const box = maskAt(this.hits, ev.clientX - r.left, ev.clientY - r.top);
+      if (box !== null && box.objRow >= 0) opts.onPick?.(box.objRow, { shift: ev.shiftKey, toggle: ev.ctrlKey || ev.metaKey });
+    });
     this.info = h("table", { class: "nbd-grid-detail-info", "data-testid": "grid-detail-info" });
     this.el = h(
       "div",
@@ -167,6 +182,8 @@ export class DetailView {
     this.el.dataset.state = "loading";
     this.img.hidden = true;
     this.svg.replaceChildren();
+    this.canvas.hidden = true;
+    this.hits = null;
     this.statusEl.hidden = false;
     this.statusEl.className = "nbd-grid-detail-status is-loading";
     this.statusEl.textContent = "loading…";
@@ -229,7 +246,11 @@ export class DetailView {
     this.img.style.width = `${fit.width}px`;
     this.img.style.height = `${fit.height}px`;
     const shown = shownBoxes(d.boxes, this.settings.filter);
-    drawBoxes(this.svg, shown, fit, W, H, {
+    const f = this.settings.filter;
+    this.hits = drawMasks(this.canvas, maskedBoxes(shown, f), d.masks ?? null, fit, W, H, { colorBy: this.settings.colorBy, opacity: this.settings.maskOpacity ?? 0.45 });
+    this.el.dataset.masks = String(this.hits.layers.length);
+    const outlined = outlinedBoxes(shown, f);
+    drawBoxes(this.svg, outlined, fit, W, H, {
       classNames: this.settings.classNames,
       colorBy: this.settings.colorBy,
       labels: "all",
@@ -237,7 +258,7 @@ export class DetailView {
       stroke: 2,
     });
     const c = countBoxes(d.boxes, this.settings.filter.threshold, this.settings.filter.hidden);
-    this.el.dataset.boxes = String(shown.length);
+    this.el.dataset.boxes = String(outlined.length);
     this.el.dataset.counts = JSON.stringify(c);
   }
 }

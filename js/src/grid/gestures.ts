@@ -11,8 +11,8 @@ export interface GridGestureActions {
   cellOf(ev: Event): Cell | null;
   /** Open the detail view of display position `pos`. */
   open(pos: number): void;
-  /** A click on display position `pos`. */
-  click(pos: number, mods: { shift: boolean; toggle: boolean }): void;
+  /** A click on display position `pos` (`ev`: where, for a click inside a mask). */
+  click(pos: number, mods: { shift: boolean; toggle: boolean }, ev: MouseEvent): void;
   selectAll(): void;
   /** Escape: clear the selection, if any. */
   escape(): void;
@@ -28,7 +28,7 @@ export function listenGridGestures(scroll: HTMLElement, a: GridGestureActions): 
       return;
     }
     if (ev.detail > 1) return; // the second click of a double-click opens, it does not toggle
-    a.click(cell.pos, { shift: ev.shiftKey, toggle: ev.ctrlKey || ev.metaKey });
+    a.click(cell.pos, { shift: ev.shiftKey, toggle: ev.ctrlKey || ev.metaKey }, ev);
   });
   scroll.addEventListener("dblclick", (ev) => {
     const cell = a.cellOf(ev);

@@ -12,6 +12,7 @@
 
 import { RpcCancelledError } from "../shared/rpc";
 import type { Box } from "./boxes";
+import type { MaskGeom } from "./masks";
 
 export interface Caption {
   label: string | null;
@@ -32,6 +33,8 @@ export interface ItemData extends Caption {
   sw: number;
   sh: number;
   boxes: Box[];
+  /** Where the boxes' masks sit (null: no masks). */
+  masks?: MaskGeom | null;
   /** Short issue name ("corrupt_image", "missing_file", ...) when the image could not be read. */
   error?: string;
   detail?: string;

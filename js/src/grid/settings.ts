@@ -21,6 +21,11 @@ export interface GridSettings {
   hasBoxes: boolean;
   hasPredictions: boolean;
   hasEvaluation: boolean;
+  hasMasks: boolean;
+  showMasks: boolean;
+  showBoxes: boolean;
+  /** Fill opacity of masks, [0, 1]. */
+  maskOpacity: number;
   selectedOnly: boolean;
 }
 
@@ -42,5 +47,9 @@ export const DEFAULT_SETTINGS: GridSettings = {
   hasBoxes: false,
   hasPredictions: false,
   hasEvaluation: false,
+  hasMasks: false,
+  showMasks: true,
+  showBoxes: true,
+  maskOpacity: 0.45,
   selectedOnly: false,
 };

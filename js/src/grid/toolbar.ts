@@ -39,6 +39,10 @@ export class GridToolbar {
   private readonly showGt: HTMLInputElement;
   private readonly showPred: HTMLInputElement;
   private readonly showPredLabel: HTMLLabelElement;
+  private readonly maskBox: HTMLSpanElement;
+  private readonly showMasks: HTMLInputElement;
+  private readonly showBoxes: HTMLInputElement;
+  private readonly opacity: HTMLInputElement;
   private readonly classesButton: HTMLButtonElement;
   private readonly classesMenu: HTMLDivElement;
   private readonly colorBy: HTMLSelectElement;
@@ -73,6 +77,22 @@ export class GridToolbar {
       this.showPredLabel,
     );
 
+    // masks: draw masks / boxes, and the masks' fill opacity (live while dragging)
+    this.showMasks = h("input", { type: "checkbox", "data-testid": "grid-show-masks", checked: true });
+    this.showBoxes = h("input", { type: "checkbox", "data-testid": "grid-show-boxes", checked: true });
+    this.showMasks.addEventListener("change", () => this.cb.onChange({ showMasks: this.showMasks.checked }, true));
+    this.showBoxes.addEventListener("change", () => this.cb.onChange({ showBoxes: this.showBoxes.checked }, true));
+    this.opacity = h("input", { type: "range", min: 0, max: 1, step: 0.05, value: 0.45, class: "nbd-grid-range nbd-grid-range--short", "data-testid": "grid-mask-opacity", "aria-label": "Mask opacity" });
+    this.opacity.addEventListener("input", () => this.cb.onChange({ maskOpacity: Number(this.opacity.value) }, false));
+    this.opacity.addEventListener("change", () => this.cb.onChange({ maskOpacity: Number(this.opacity.value) }, true));
+    this.maskBox = h(
+      "span",
+      { class: "nbd-grid-field", "data-testid": "grid-mask-tools" },
+      h("label", { class: "nbd-grid-check", title: "Draw masks (GT and predictions follow the GT / pred toggles)" }, this.showMasks, "masks"),
+      h("label", { class: "nbd-grid-check", title: "Draw boxes" }, this.showBoxes, "boxes"),
+      h("label", { class: "nbd-grid-check", title: "Mask fill opacity" }, "opacity", this.opacity),
+    );
+
     this.classesMenu = h("div", { class: "nbd-grid-menu", "data-testid": "grid-classes-menu", hidden: true, role: "menu" });
     this.classesButton = h("button", { type: "button", class: "nbd-grid-btn", "data-testid": "grid-classes", "aria-haspopup": "true", title: "Show / hide classes" }, "classes ▾");
     this.classesButton.addEventListener("click", (ev) => {
@@ -105,6 +125,7 @@ export class GridToolbar {
       h("label", { class: "nbd-grid-field" }, "sort", this.sortSelect, this.sortDir),
       this.thresholdBox,
       this.toggleBox,
+      this.maskBox,
       h("span", { class: "nbd-grid-popover" }, this.classesButton, this.classesMenu),
       this.colorByLabel,
       h("label", { class: "nbd-grid-field" }, "size", this.sizeSelect),
@@ -134,13 +155,17 @@ export class GridToolbar {
     this.sortDir.setAttribute("aria-label", s.ascending ? "ascending" : "descending");
     this.sortDir.dataset.ascending = s.ascending ? "1" : "0";
     // boxes
-    this.thresholdBox.hidden = !s.hasPredictions;
+    this.thresholdBox.hidden = !s.hasPredictions || s.task === "semantic";
     if (Number(this.threshold.value) !== s.threshold) this.threshold.value = String(s.threshold);
     this.thresholdValue.textContent = s.threshold.toFixed(2);
-    this.toggleBox.hidden = !s.hasBoxes;
+    this.toggleBox.hidden = !s.hasBoxes && !s.hasMasks;
     this.showPredLabel.hidden = !s.hasPredictions;
     this.showGt.checked = s.showGt;
     this.showPred.checked = s.showPred;
+    this.maskBox.hidden = !s.hasMasks;
+    this.showMasks.checked = s.showMasks;
+    this.showBoxes.checked = s.showBoxes;
+    if (Number(this.opacity.value) !== s.maskOpacity) this.opacity.value = String(s.maskOpacity);
     this.classesButton.parentElement!.hidden = !s.hasBoxes || s.classNames.length === 0;
     this.renderClassesMenu();
     this.colorByLabel.hidden = !s.hasEvaluation;

@@ -12,6 +12,7 @@ import { h } from "../shared/dom";
 import { Bitmask } from "../shared/selection";
 import type { BoxFilter } from "./boxes";
 import { markSelected, showItem, showPending, type Cell } from "./cell";
+import { maskAt } from "./masks";
 import { DetailView, type FetchDetail } from "./detail";
 import { listenGridGestures } from "./gestures";
 import { displayRows, type VisibleWindow } from "./layout";
@@ -111,7 +112,7 @@ export class ImageGridView {
     listenGridGestures(scroll, {
       cellOf: (ev) => this.viewport.cellOf(ev),
       open: (pos) => this.openDetail(pos),
-      click: (pos, mods) => this.clickAt(pos, mods),
+      click: (pos, mods, ev) => this.clickAt(pos, mods, this.maskRowAt(pos, ev)),
       selectAll: () => {
         const r = selectAllShown(this.sel, this.display);
         this.commit(r.selection, r.source);
@@ -129,6 +130,7 @@ export class ImageGridView {
       createUrl: opts.createUrl,
       revokeUrl: opts.revokeUrl,
       onNavigate: (delta) => this.navigateDetail(delta),
+      onPick: (row, mods) => this.pickRow(row, mods),
       onClose: () => scroll.focus({ preventScroll: true }),
     });
     host.append(this.root);
@@ -316,11 +318,11 @@ export class ImageGridView {
 
   private boxFilter(): BoxFilter {
     const s = this.s;
-    return { threshold: s.threshold, showGt: s.showGt, showPred: s.showPred, hidden: this.hidden };
+    return { threshold: s.threshold, showGt: s.showGt, showPred: s.showPred, hidden: this.hidden, showBoxes: s.showBoxes, showMasks: s.showMasks };
   }
 
-  private drawSettings(): { filter: BoxFilter; classNames: string[]; colorBy: ColorBy } {
-    return { filter: this.boxFilter(), classNames: this.s.classNames, colorBy: this.s.colorBy };
+  private drawSettings(): { filter: BoxFilter; classNames: string[]; colorBy: ColorBy; maskOpacity: number } {
+    return { filter: this.boxFilter(), classNames: this.s.classNames, colorBy: this.s.colorBy, maskOpacity: this.s.maskOpacity };
   }
 
   /** Threshold, toggles, classes or colours changed: redraw the boxes of the cells on screen. */
@@ -396,8 +398,39 @@ export class ImageGridView {
     if (notify) this.opts.onSettings?.(patch);
   }
 
-  /** A click on display position `pos` (what a mouse click does). */
-  clickAt(pos: number, mods: { shift: boolean; toggle: boolean }): void {
+  /**
+   * The grid row of the object whose mask is under a click in the cell at `pos` (object-level
+   * grids: a crop shows its neighbours' masks too), or -1.
+   */
+  private maskRowAt(pos: number, ev: MouseEvent): number {
+    const cell = this.viewport.cellAt(pos);
+    if (!cell || cell.hits === null) return -1;
+    const r = cell.frame.getBoundingClientRect();
+    const box = maskAt(cell.hits, ev.clientX - r.left, ev.clientY - r.top);
+    return box !== null && box.objRow >= 0 && box.objRow < this.nRows ? box.objRow : -1;
+  }
+
+  /** Select the object row `row` picked inside a mask (grid cell or detail view). */
+  private pickRow(row: number, mods: { shift: boolean; toggle: boolean }): void {
+    const pos = row >= 0 && row < this.nRows ? this.inverse[row] : -1;
+    if (pos >= 0) {
+      this.clickAt(pos, mods);
+      return;
+    }
+    if (row < 0 || row >= this.nRows) return;
+    // a row not displayed (filtered out): select it all the same
+    const next = mods.toggle ? this.sel.clone().set(row, !this.sel.get(row)) : Bitmask.fromIndices(this.nRows, [row]);
+    this.anchorRow = row;
+    this.commit(next, next.isEmpty() ? "clear" : `mask:${row}`);
+  }
+
+  /** A click on display position `pos` (what a mouse click does); `maskRow` >= 0: the click was
+   *  inside the mask of that row's object, which is selected instead of the cell's row. */
+  clickAt(pos: number, mods: { shift: boolean; toggle: boolean }, maskRow = -1): void {
+    if (maskRow >= 0 && maskRow !== this.display[pos]) {
+      this.pickRow(maskRow, mods);
+      return;
+    }
     const anchorPos = this.anchorRow >= 0 && this.anchorRow < this.nRows ? this.inverse[this.anchorRow] : -1;
     const r = gridClick(this.sel, this.display, anchorPos >= 0 ? anchorPos : null, pos, mods);
     if (r.source === "") return;

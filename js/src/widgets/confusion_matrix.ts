@@ -12,7 +12,7 @@ import "../confusion/confusion_matrix.css";
 
 import type { RenderProps } from "@anywidget/types";
 
-import { asUint16 } from "../shared/codecs";
+import { asUint16, asUint32 } from "../shared/codecs";
 import { ConfusionMatrixView } from "../confusion/view";
 import { parseNormalize } from "../confusion/matrix";
 import { SelectionBinding, type SelectionTraits } from "../shared/link/binding";
@@ -25,6 +25,8 @@ export interface ConfusionMatrixTraits extends SelectionTraits {
   class_names: string[];
   _y_true: DataView | null;
   _y_pred: DataView | null;
+  /** uint32 weight of each row (semantic: the pixels of an (image, true, predicted) row); empty: 1 */
+  _weights?: DataView | null;
   normalize: string;
   title: string;
   /** detection: rows are box pairs; the evaluation's thresholds are live */
@@ -36,7 +38,7 @@ export interface ConfusionMatrixTraits extends SelectionTraits {
 /** Browser -> kernel selection writes are coalesced over this many ms. */
 export const SELECTION_DEBOUNCE_MS = 150;
 
-const DATA_EVENTS = ["change:_y_true", "change:_y_pred", "change:class_names"] as const;
+const DATA_EVENTS = ["change:_y_true", "change:_y_pred", "change:_weights", "change:class_names"] as const;
 
 function render({ model, el }: Pick<RenderProps<ConfusionMatrixTraits>, "model" | "el">): () => void {
   let writing = false; // true while this view sets `normalize`: its own change event is not news
@@ -73,6 +75,7 @@ function render({ model, el }: Pick<RenderProps<ConfusionMatrixTraits>, "model" 
         yTrue: asUint16(model.get("_y_true")),
         yPred: asUint16(model.get("_y_pred")),
         classNames: model.get("class_names") ?? [],
+        weights: asUint32(model.get("_weights")),
       });
     } catch (err) {
       view.showError(`nbdiag: cannot draw the confusion matrix: ${err instanceof Error ? err.message : String(err)}`);

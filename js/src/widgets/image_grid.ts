@@ -15,6 +15,7 @@ import type { RenderProps } from "@anywidget/types";
 import { asUint32, type BinaryLike } from "../shared/codecs";
 import { decodeBoxes, type Box } from "../grid/boxes";
 import type { DetailData } from "../grid/detail";
+import type { MaskGeom } from "../grid/masks";
 import type { Caption, ItemData } from "../grid/loader";
 import type { GridSettings } from "../grid/settings";
 import { ImageGridView } from "../grid/view";
@@ -43,6 +44,10 @@ export interface ImageGridTraits extends SelectionTraits {
   has_boxes: boolean;
   has_predictions: boolean;
   has_evaluation: boolean;
+  has_masks: boolean;
+  show_masks: boolean;
+  show_boxes: boolean;
+  mask_opacity: number;
   _data_version: number;
 }
 
@@ -68,6 +73,10 @@ const TRAIT_OF: Record<keyof GridSettings, keyof ImageGridTraits> = {
   hasBoxes: "has_boxes",
   hasPredictions: "has_predictions",
   hasEvaluation: "has_evaluation",
+  hasMasks: "has_masks",
+  showMasks: "show_masks",
+  showBoxes: "show_boxes",
+  maskOpacity: "mask_opacity",
   selectedOnly: "selected_only",
 };
 
@@ -92,6 +101,10 @@ function readSettings(model: Model): GridSettings {
     hasBoxes: Boolean(model.get("has_boxes")),
     hasPredictions: Boolean(model.get("has_predictions")),
     hasEvaluation: Boolean(model.get("has_evaluation")),
+    hasMasks: Boolean(model.get("has_masks")),
+    showMasks: model.get("show_masks") !== false,
+    showBoxes: model.get("show_boxes") !== false,
+    maskOpacity: Number(model.get("mask_opacity") ?? 0.45),
     selectedOnly: Boolean(model.get("selected_only")),
   };
 }
@@ -113,14 +126,27 @@ function blobUrl(buffers: DataView[], index: unknown, mime: unknown): string | n
   return URL.createObjectURL(new Blob([bytes], { type: typeof mime === "string" ? mime : "image/webp" }));
 }
 
-function boxesOf(buffers: DataView[], index: unknown, stride: unknown): Map<number, Box[]> {
+/** The box table of a response, each box with its mask (`result.masks`, one per box row). */
+function boxesOf(buffers: DataView[], result: any): Map<number, Box[]> {
+  const index = result?.boxes;
   if (typeof index !== "number" || index < 0 || index >= buffers.length) return new Map();
-  return decodeBoxes(buffers[index], typeof stride === "number" ? stride : undefined);
+  const stride = typeof result?.box_stride === "number" ? result.box_stride : undefined;
+  const masks = Array.isArray(result?.masks) ? result.masks : null;
+  const rows = Array.isArray(result?.mask_rows) ? result.mask_rows : null;
+  return decodeBoxes(buffers[index], stride, masks, rows);
+}
+
+/** Where an item's masks sit (`mh`, `mw`, `ox`, `oy`), or null when it has none. */
+export function maskGeom(it: any): MaskGeom | null {
+  const h = Number(it?.mh);
+  const w = Number(it?.mw);
+  if (!(h > 0) || !(w > 0)) return null;
+  return { h, w, ox: Number(it.ox ?? 0), oy: Number(it.oy ?? 0) };
 }
 
 /** A `page` response -> items (object URLs created here; the cache revokes them). */
 export function pageItems(result: any, buffers: DataView[]): ItemData[] {
-  const boxes = boxesOf(buffers, result?.boxes, result?.box_stride);
+  const boxes = boxesOf(buffers, result);
   const items: ItemData[] = [];
   for (const it of result?.items ?? []) {
     const row = Number(it.row);
@@ -131,6 +157,7 @@ export function pageItems(result: any, buffers: DataView[]): ItemData[] {
       sw: Number(it.sw ?? 0),
       sh: Number(it.sh ?? 0),
       boxes: boxes.get(row) ?? [],
+      masks: maskGeom(it),
       error: it.error ?? undefined,
       detail: it.detail ?? undefined,
       ...captionOf(it),
@@ -151,7 +178,7 @@ function render({ model, el }: Pick<RenderProps<ImageGridTraits>, "model" | "el"
     },
     fetchDetail: async (row, signal): Promise<DetailData> => {
       const { result, buffers } = await rpc.request<any>("image", { row, max_size: 1024 }, { signal });
-      const boxes = boxesOf(buffers, result.boxes, result.box_stride);
+      const boxes = boxesOf(buffers, result);
       return {
         row,
         id: String(result.id ?? row),
@@ -159,6 +186,7 @@ function render({ model, el }: Pick<RenderProps<ImageGridTraits>, "model" | "el"
         sw: Number(result.sw ?? 0),
         sh: Number(result.sh ?? 0),
         boxes: boxes.get(row) ?? [],
+        masks: maskGeom(result),
         info: Array.isArray(result.info) ? result.info.map((kv: unknown[]) => [String(kv[0]), String(kv[1])] as [string, string]) : [],
         error: result.error ?? undefined,
         detail: result.detail ?? undefined,

@@ -1,4 +1,5 @@
-"""Object-detection evaluation: pycocotools-exact COCO numbers, per-object results (TP/FP/FN,
+"""Object-detection and instance-segmentation evaluation (``iou_type="bbox"`` or ``"segm"``):
+pycocotools-exact COCO numbers, per-object results (TP/FP/FN,
 IoU, matched ids), live IoU/score thresholds, AP by size, a detection confusion matrix and
 TIDE-style error attribution with the AP each error type costs (``error_breakdown``).
 

@@ -1,8 +1,9 @@
-"""COCO bbox evaluation (pycocotools ``COCOeval``) on flat arrays: grouping, IoU, accumulate.
+"""COCO evaluation (pycocotools ``COCOeval``) on flat arrays: grouping, IoU, accumulate.
 
-Mirrors ``COCOeval.evaluate / accumulate / summarize`` for ``iouType="bbox"`` with the default
-parameters, to the bit: same IoU arithmetic, same stable sorts, same greedy tie-breaking, same
-precision interpolation and recall sampling, same means.
+Mirrors ``COCOeval.evaluate / accumulate / summarize`` for ``iouType="bbox"`` and ``"segm"``
+with the default parameters, to the bit: same IoU arithmetic, same stable sorts, same greedy
+tie-breaking, same precision interpolation and recall sampling, same means. The two IoU types
+differ only in :meth:`Index.pair_ious` (box or mask IoU) and in the areas the problem carries.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from ._data import Problem
 from ._iou import iou_indexed
 from ._match import greedy_match
+from ._segm import MaskIoU
 
 #: COCOeval.Params for bbox (``setDetParams``)
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
@@ -65,6 +67,13 @@ class Index:
         self.d_area = dt.area[self.dt_order]
         self.d_score = dt.score[self.dt_order]
         gkey, dkey = gkey[self.gt_order], dkey[self.dt_order]
+        self._mask_iou = None
+        if problem.iou_type == "segm":
+            assert gt.mask is not None and dt.mask is not None and problem.image_sizes is not None
+            self._mask_iou = MaskIoU(
+                dt.mask[self.dt_order], gt.mask[self.gt_order], self.d_img, self.g_img,
+                problem.image_sizes, self.g_crowd,
+            )  # fmt: skip
 
         g_groups, g_start, g_count = np.unique(gkey, return_index=True, return_counts=True)
         d_groups, d_start, d_count = np.unique(dkey, return_index=True, return_counts=True)
@@ -83,7 +92,7 @@ class Index:
         local = np.arange(int(sizes.sum())) - self.offsets[grp]
         self.pair_dt = self.dt_first[grp] + local // self.n_gt[grp]
         self.pair_gt = self.gt_first[grp] + local % self.n_gt[grp]
-        self.iou = iou_indexed(self.d_xywh, self.g_xywh, self.g_crowd, self.pair_dt, self.pair_gt)
+        self.iou = self.pair_ious(self.pair_dt, self.pair_gt, self.g_crowd)
         # each matched-group prediction's IoU row: d_row[d] .. d_row[d] + n_gt of its group
         rep = np.repeat(np.arange(len(sizes)), self.n_dt)
         k = np.arange(len(rep)) - np.repeat(np.cumsum(self.n_dt) - self.n_dt, self.n_dt)
@@ -99,6 +108,16 @@ class Index:
             rows = np.sort(det)
             best = np.maximum.reduceat(vals, self.d_row[rows])
             self.d_best_iou[rows] = np.where(np.isfinite(best), best, 0.0)
+
+    def pair_ious(
+        self, pair_dt: np.ndarray, pair_gt: np.ndarray, crowd: np.ndarray | None
+    ) -> np.ndarray:
+        """IoU of (sorted) predictions ``pair_dt[i]`` with (sorted) ground truths ``pair_gt[i]``
+        of the same image, by the problem's ``iou_type``: boxes (``crowd``: crowd flags of all
+        ground truths, or None) or masks. The one place the two evaluations differ."""
+        if self._mask_iou is not None:
+            return self._mask_iou(pair_dt, pair_gt, crowd)
+        return iou_indexed(self.d_xywh, self.g_xywh, crowd, pair_dt, pair_gt)
 
     def pair_iou(self, det: np.ndarray, gt: np.ndarray) -> np.ndarray:
         """Cached IoU of (sorted) predictions with (sorted) ground truths of their own group."""

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._coco import Index
-from ._iou import iou_indexed
 from ._match import MAX_IOU_THRESHOLD
 
 
@@ -42,7 +41,7 @@ def cross_class_pairs(index: Index) -> CrossPairs:
     g = kg[sg[img] + local % np.maximum(cg[img], 1)]
     other = index.d_cls[d] != index.g_cls[g]
     d, g = d[other], g[other]
-    iou = iou_indexed(index.d_xywh, index.g_xywh, None, d, g)
+    iou = index.pair_ious(d, g, None)
     best = np.zeros(len(index.d_score))
     if len(d):
         starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import _segm
+
 MAX_LISTED = 5
 
 
@@ -39,6 +41,8 @@ class Boxes:
     score: np.ndarray  # float64 (NaN for ground truth)
     #: bool: ground truth flagged "ignore" (e.g. VOC's difficult objects); None: none is
     ignore: np.ndarray | None = None
+    #: COCO compressed-RLE counts strings (``iou_type="segm"``); None for a box evaluation
+    mask: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -54,6 +58,8 @@ class Problem:
     dt: Boxes
     category_ids: list[Any] | None = None  # COCO category ids, in class order
     ignore: str | None = None  # the ground truth's column / key flagging ignored boxes
+    iou_type: str = "bbox"  # "bbox": box IoU; "segm": mask IoU and mask areas (pycocotools')
+    image_sizes: np.ndarray | None = None  # (n_images, 2) height, width ("segm")
 
 
 # ---------------------------------------------------------------------------- shared checks
@@ -170,13 +176,18 @@ def _bboxes(items: Sequence[Mapping[str, Any]], where: str) -> np.ndarray:
     return xywh
 
 
-def problem_from_coco(gt: Any, dt: Any, ignore: str | None = None) -> Problem:
+def problem_from_coco(
+    gt: Any, dt: Any, ignore: str | None = None, iou_type: str = "bbox"
+) -> Problem:
     """Validate a COCO instances dict (or JSON path) and a COCO results list (or JSON path).
 
     Images and categories come from the ground truth, as in pycocotools. Prediction ids are the
     1-based positions in the results list (what pycocotools' ``loadRes`` assigns). ``ignore``
-    names a boolean annotation key flagging ground truth to ignore (absent: False).
+    names a boolean annotation key flagging ground truth to ignore (absent: False). With
+    ``iou_type="segm"`` every annotation and result needs a ``segmentation`` (see
+    :mod:`._segm` for the areas and boxes, as ``loadRes`` sets them).
     """
+    iou_type = _segm.check_iou_type(iou_type)
     gt = _read_json(gt, "gt")
     dt = _read_json(dt, "dt")
     if not isinstance(gt, Mapping):
@@ -225,6 +236,11 @@ def problem_from_coco(gt: Any, dt: Any, ignore: str | None = None) -> Problem:
     _check_boxes(gt_xywh, gt_ids, "ground-truth annotations")
     area_raw = _field(anns, "area", "annotations", default=None)
     area = np.array([np.nan if a is None else a for a in area_raw], dtype=np.float64)
+    sizes = gt_masks = dt_masks = None
+    if iou_type == "segm":
+        sizes = _segm.coco_sizes(images, image_ids)
+        gt_masks = _segm.masks_of_coco(anns, gt_img, sizes, "annotations")
+        area = np.where(np.isnan(area), _segm.areas(gt_masks, gt_img, sizes), area)
     area = np.where(np.isnan(area), gt_xywh[:, 2] * gt_xywh[:, 3], area)
     crowd = np.array(_field(anns, "iscrowd", "annotations", default=0), dtype=bool)
     flags = None
@@ -234,7 +250,7 @@ def problem_from_coco(gt: Any, dt: Any, ignore: str | None = None) -> Problem:
         flags = ignore_flags(raw, gt_ids, f"ground-truth annotations' {ignore!r}:")
     gt_boxes = Boxes(
         gt_ids, gt_img.astype(np.int64), gt_cat.astype(np.int64), gt_xywh, area, crowd,
-        np.full(len(gt_ids), np.nan), flags,
+        np.full(len(gt_ids), np.nan), flags, gt_masks,
     )  # fmt: skip
 
     # detections
@@ -248,7 +264,13 @@ def problem_from_coco(gt: Any, dt: Any, ignore: str | None = None) -> Problem:
                 f"detections {listed([f'results[{i}]' for i in bad])} have a {key} that is not in "
                 f"the ground truth's {known}: {listed([dt[i][key] for i in bad])}"
             )
-    dt_xywh = _bboxes(dt, "results")
+    if iou_type == "segm":
+        dt_xywh, dt_area, dt_masks = _segm.result_geometry(
+            dt, dt_img, sizes, lambda: _bboxes(dt, "results")
+        )
+    else:
+        dt_xywh = _bboxes(dt, "results")
+        dt_area = dt_xywh[:, 2] * dt_xywh[:, 3]
     labels = np.array([f"results[{i}]" for i in range(len(dt))], dtype=object)
     _check_boxes(dt_xywh, labels, "detections")
     try:
@@ -262,10 +284,10 @@ def problem_from_coco(gt: Any, dt: Any, ignore: str | None = None) -> Problem:
         ) from None
     _check_scores(score, labels, "detections")
     dt_boxes = Boxes(
-        dt_ids, dt_img.astype(np.int64), dt_cat.astype(np.int64), dt_xywh,
-        dt_xywh[:, 2] * dt_xywh[:, 3], np.zeros(len(dt), dtype=bool), score,
+        dt_ids, dt_img.astype(np.int64), dt_cat.astype(np.int64), dt_xywh, dt_area,
+        np.zeros(len(dt), dtype=bool), score, None, dt_masks,
     )  # fmt: skip
-    return Problem(image_ids, names, gt_boxes, dt_boxes, list(cat_ids), ignore)
+    return Problem(image_ids, names, gt_boxes, dt_boxes, list(cat_ids), ignore, iou_type, sizes)
 
 
 # ---------------------------------------------------------------------------- DataFrames
@@ -279,6 +301,8 @@ def _frame_boxes(
     what: str,
     *,
     predictions: bool,
+    sizes: np.ndarray | None = None,
+    check_masks: bool = True,
 ) -> Boxes:
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
@@ -323,7 +347,17 @@ def _frame_boxes(
             if "iscrowd" in frame.columns
             else np.zeros(len(frame), dtype=bool)
         )
-    return Boxes(ids, img.astype(np.int64), cat.astype(np.int64), xywh, area, crowd, score)
+    masks = None
+    if sizes is not None:  # a mask evaluation: mask areas (the GT's given area first)
+        masks = _segm.masks_of_frame(frame, img, sizes, what, check=check_masks)
+        mask_area = _segm.areas(masks, img, sizes)
+        given = np.full(len(frame), np.nan)
+        if not predictions and "area" in frame.columns:
+            given = frame["area"].to_numpy(dtype=np.float64, na_value=np.nan)
+        area = np.where(np.isnan(given), mask_area, given)
+    return Boxes(
+        ids, img.astype(np.int64), cat.astype(np.int64), xywh, area, crowd, score, None, masks
+    )
 
 
 def problem_from_frames(
@@ -332,19 +366,29 @@ def problem_from_frames(
     image_ids: Sequence[Hashable] | pd.Index,
     class_names: Sequence[Any],
     ignore: str | None = None,
+    iou_type: str = "bbox",
+    image_sizes: pd.DataFrame | None = None,
+    check_masks: bool = True,
 ) -> Problem:
     """Validate nbdiag objects-table frames (ground truth and one run's predictions).
 
     ``ignore`` names a boolean column of ``gt_boxes`` flagging ground truth to ignore
-    (missing values: False)."""
+    (missing values: False). ``iou_type="segm"`` reads both frames' ``mask`` column, on the
+    images of ``image_sizes`` (``height``, ``width`` by image id); ``check_masks=False``
+    trusts counts strings (a dataset's, validated when added)."""
+    iou_type = _segm.check_iou_type(iou_type)
     images = _sorted_images(image_ids)
+    sizes = _segm.frame_sizes(image_sizes, images) if iou_type == "segm" else None
     class_values = list(class_names)
     if len(set(class_values)) != len(class_values):
         raise ValueError(
             f"duplicate class names: {listed(pd.Index(class_values)[pd.Index(class_values).duplicated()])}"
         )
-    gt = _frame_boxes(gt_boxes, images, class_values, "ground-truth boxes", predictions=False)
-    dt = _frame_boxes(pred_boxes, images, class_values, "predicted boxes", predictions=True)
+    opts = {"sizes": sizes, "check_masks": check_masks}
+    gt = _frame_boxes(
+        gt_boxes, images, class_values, "ground-truth boxes", predictions=False, **opts
+    )
+    dt = _frame_boxes(pred_boxes, images, class_values, "predicted boxes", predictions=True, **opts)
     if ignore is not None:
         check_ignore_name(ignore)
         if ignore not in gt_boxes.columns:
@@ -355,4 +399,4 @@ def problem_from_frames(
         what = f"ground-truth boxes' {ignore!r}:"
         flags = ignore_flags(gt_boxes[ignore].to_numpy(), gt.ids, what)
         gt = dataclasses.replace(gt, ignore=flags)
-    return Problem(images, [str(c) for c in class_values], gt, dt, None, ignore)
+    return Problem(images, [str(c) for c in class_values], gt, dt, None, ignore, iou_type, sizes)

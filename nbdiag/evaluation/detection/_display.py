@@ -13,7 +13,7 @@ from ._coco import COCO_STAT_NAMES
 def summary_text(s: dict[str, Any]) -> str:
     """One-line ``repr`` of a ``DetectionEvaluation.summary()``."""
     return (
-        f"DetectionEvaluation({s['images']} images, {s['gt_boxes']} GT, {s['pred_boxes']} "
+        f"DetectionEvaluation({s['iou_type']}: {s['images']} images, {s['gt_boxes']} GT, {s['pred_boxes']} "
         f"predictions: AP={s['AP']:.3f} AP50={s['AP50']:.3f}; at IoU {s['iou_threshold']:g}, "
         f"score >= {s['score_threshold']:g}: P={s['precision']:.3f} R={s['recall']:.3f})"
     )
@@ -32,6 +32,7 @@ def summary_html(s: dict[str, Any], errors: pd.DataFrame) -> str:
     )
     return (
         "<div class='nbdiag-detection-evaluation'><b>nbdiag.DetectionEvaluation</b> "
+        f"({html.escape(str(s['iou_type']))}) "
         f"{s['images']} images, {s['gt_boxes']} ground-truth boxes, {s['pred_boxes']} predictions"
         "<div style='display:flex;gap:2em;align-items:flex-start'>"
         f"<table><tr><th colspan=2>COCO (pycocotools-exact)</th></tr>{coco}</table>"

@@ -52,8 +52,14 @@ class DetectionEvaluation(SummaryMixin, TablesMixin, ConfusionMixin, BreakdownMi
     Build one with :func:`evaluate_detections` (COCO files), :meth:`from_frames` (boxes tables)
     or :meth:`from_dataset` (``ds.evaluate(run)``).
 
+    **Boxes or masks** (``iou_type``): ``"bbox"`` (default) compares boxes; ``"segm"`` compares
+    the objects' masks (the ``mask`` column, COCO ``segmentation``) as
+    ``COCOeval(iouType="segm")`` does: mask IoU (a crowd region's: intersection over the
+    prediction's mask area) and, for the size ranges, the ground truth's ``area`` (its mask area
+    when not given) and the prediction's mask area. Everything below applies to both.
+
     **COCO numbers** (``coco_stats``, ``per_class`` AP columns, ``ap_by_size``) are
-    ``pycocotools.COCOeval`` (bbox) with its default parameters, reproduced exactly: IoU
+    ``pycocotools.COCOeval`` (bbox or segm) with its default parameters, reproduced exactly: IoU
     thresholds 0.50:0.05:0.95, 101 recall points, area ranges all/small/medium/large, maxDets
     1/10/100, crowd regions, images and categories taken from the ground truth. They do not
     depend on the thresholds below.
@@ -125,13 +131,14 @@ class DetectionEvaluation(SummaryMixin, TablesMixin, ConfusionMixin, BreakdownMi
         dt: list[dict[str, Any]] | str | Any,
         *,
         ignore: str | None = None,
+        iou_type: str = "bbox",
         **kwargs: Any,
     ) -> DetectionEvaluation:
         """Evaluate a COCO results list against a COCO instances dict (or JSON paths of either).
 
         See :func:`evaluate_detections`.
         """
-        return cls(problem_from_coco(gt, dt, ignore), **kwargs)
+        return cls(problem_from_coco(gt, dt, ignore, iou_type), **kwargs)
 
     @classmethod
     def from_frames(
@@ -142,9 +149,12 @@ class DetectionEvaluation(SummaryMixin, TablesMixin, ConfusionMixin, BreakdownMi
         class_names: Sequence[Any],
         *,
         ignore: str | None = None,
+        iou_type: str = "bbox",
+        image_sizes: pd.DataFrame | None = None,
+        check_masks: bool = True,
         **kwargs: Any,
     ) -> DetectionEvaluation:
-        """Evaluate boxes given as nbdiag objects tables.
+        """Evaluate boxes (or masks) given as nbdiag objects tables.
 
         Parameters
         ----------
@@ -162,6 +172,14 @@ class DetectionEvaluation(SummaryMixin, TablesMixin, ConfusionMixin, BreakdownMi
         ignore : str, optional
             A boolean column of ``gt_boxes`` (e.g. ``"difficult"``; missing values are False)
             whose true boxes are ignore regions (see the class docstring). Default: none.
+        iou_type : {"bbox", "segm"}, default "bbox"
+            ``"segm"`` compares the ``mask`` columns of both frames (COCO RLE counts strings,
+            RLE dicts, polygons or H×W arrays), as ``COCOeval(iouType="segm")``; every object
+            needs a mask (a ValueError names those without).
+        image_sizes : pandas.DataFrame, optional
+            ``height`` and ``width`` by image id: required with ``iou_type="segm"``.
+        check_masks : bool, default True
+            Validate counts strings (False: trust them, as for a dataset's own masks).
         **kwargs
             ``iou_threshold``, ``score_threshold``, ``progress``.
 
@@ -169,7 +187,10 @@ class DetectionEvaluation(SummaryMixin, TablesMixin, ConfusionMixin, BreakdownMi
         -------
         DetectionEvaluation
         """
-        problem = problem_from_frames(gt_boxes, pred_boxes, image_ids, class_names, ignore)
+        problem = problem_from_frames(
+            gt_boxes, pred_boxes, image_ids, class_names, ignore, iou_type, image_sizes,
+            check_masks,
+        )  # fmt: skip
         return cls(problem, **kwargs)
 
     @classmethod
@@ -185,7 +206,8 @@ class DetectionEvaluation(SummaryMixin, TablesMixin, ConfusionMixin, BreakdownMi
         run : str
             Name of a detection run.
         **kwargs
-            ``iou_threshold``, ``score_threshold``, ``progress``, and ``ignore``: a boolean
+            ``iou_threshold``, ``score_threshold``, ``progress``, ``iou_type`` (``"segm"``:
+            compare the objects' masks, ``ds.objects["mask"]``), and ``ignore``: a boolean
             column of ``ds.objects`` (e.g. ``"difficult"``, as the VOC reader fills it) whose
             true ground-truth boxes are ignored as the VOC protocol does (see the class
             docstring).
@@ -195,6 +217,9 @@ class DetectionEvaluation(SummaryMixin, TablesMixin, ConfusionMixin, BreakdownMi
         DetectionEvaluation
             With ``dataset`` set to ``ds`` (its object ids are ``ds.objects``').
         """
+        if kwargs.get("iou_type", "bbox") == "segm":
+            kwargs.setdefault("image_sizes", ds.samples[["height", "width"]])
+            kwargs.setdefault("check_masks", False)  # validated when they were added
         ev = cls.from_frames(
             ds.gt_objects, ds.run_boxes(run), ds.samples.index, ds.class_names, **kwargs
         )
@@ -212,6 +237,11 @@ class DetectionEvaluation(SummaryMixin, TablesMixin, ConfusionMixin, BreakdownMi
     def score_threshold(self) -> float:
         """Score threshold of the per-object results."""
         return self._score_threshold
+
+    @property
+    def iou_type(self) -> str:
+        """``"bbox"`` (box IoU) or ``"segm"`` (mask IoU and mask areas)."""
+        return self._problem.iou_type
 
     @property
     def ignore(self) -> str | None:
@@ -257,6 +287,7 @@ class DetectionEvaluation(SummaryMixin, TablesMixin, ConfusionMixin, BreakdownMi
             k: float(v) for k, v in zip(COCO_STAT_NAMES, self._coco.stats, strict=True)
         }
         out.update(
+            iou_type=self._problem.iou_type,
             iou_threshold=self._iou_threshold,
             score_threshold=self._score_threshold,
             precision=self.precision,
@@ -283,6 +314,7 @@ def evaluate_detections(
     score_threshold: float = 0.0,
     progress: bool = True,
     ignore: str | None = None,
+    iou_type: str = "bbox",
 ) -> DetectionEvaluation:
     """Evaluate COCO detection results against COCO ground truth, pycocotools-exact.
 
@@ -306,6 +338,12 @@ def evaluate_detections(
         A boolean annotation key (e.g. ``"difficult"``; absent: False) flagging ground truth
         to ignore: pycocotools with ``gt["ignore"]`` set from it after ``_prepare`` (see
         :class:`DetectionEvaluation`). Default: none.
+    iou_type : {"bbox", "segm"}, default "bbox"
+        ``"segm"``: ``COCOeval(iouType="segm")``, comparing every annotation's and result's
+        ``segmentation`` (polygons, uncompressed or compressed RLE) by mask IoU. Areas are as
+        ``COCO.loadRes`` sets them: a result's mask area, except that when the first result
+        has a ``bbox`` every result's area is its box's ``w * h`` (pycocotools' rule); results
+        without a ``bbox`` get the mask's bounding box.
 
     Returns
     -------
@@ -315,7 +353,8 @@ def evaluate_detections(
     ------
     ValueError
         Naming the offending item, for a detection with an image or category id the ground
-        truth lacks, a NaN score, a negative box width/height, duplicate annotation ids.
+        truth lacks, a NaN score, a negative box width/height, duplicate annotation ids, and
+        (``"segm"``) an item without a ``segmentation`` or with one that does not fit its image.
 
     Notes
     -----
@@ -327,6 +366,7 @@ def evaluate_detections(
         gt,
         dt,
         ignore=ignore,
+        iou_type=iou_type,
         iou_threshold=iou_threshold,
         score_threshold=score_threshold,
         progress=progress,
@@ -336,5 +376,6 @@ def evaluate_detections(
 def evaluate_detection_run(ds: DatasetCore, run: str, **kwargs: Any) -> DetectionEvaluation:
     """``DetectionEvaluation.from_dataset(ds, run, **kwargs)`` (what ``ds.evaluate(run)`` calls
     for a detection run): ``iou_threshold``, ``score_threshold``, ``progress``, ``ignore``
-    (e.g. ``ds.evaluate(run, ignore="difficult")``: VOC's difficult objects ignored)."""
+    (e.g. ``ds.evaluate(run, ignore="difficult")``: VOC's difficult objects ignored),
+    ``iou_type`` (``ds.evaluate(run, iou_type="segm")``: masks compared)."""
     return DetectionEvaluation.from_dataset(ds, run, **kwargs)
