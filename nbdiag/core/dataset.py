@@ -23,7 +23,7 @@ from ._tables import GT
 from .images import ThumbnailCache, array_to_image, encode_thumbnail, load_image
 from .label_maps import LabelMaps, semantic_run
 from .label_maps import label_map as _label_map
-from .masks import MASK, masks_column
+from .masks import MASK, flag_empty_masks, masks_column
 from .multilabel import LABELS, labelled, multilabel_run, with_labels
 from .runs import DetectionRun, Run, classification_run
 
@@ -102,6 +102,7 @@ class DatasetCore:
                 self._fill_sizes_from_arrays()
         if MASK in self._objects.columns:  # after the sizes: a mask is checked against its image
             self._objects[MASK] = masks_column(self._objects, self._samples)
+            flag_empty_masks(self._objects, self._samples)
         self.name = name
         #: semantic segmentation: ignore_index and in-memory label maps (None: not semantic)
         self._label_maps: LabelMaps | None = None

@@ -229,3 +229,38 @@ def object_masks(
         oid: decode(c, int(h), int(w))
         for oid, c, (h, w) in zip(o.index, o[MASK], sizes, strict=True)
     }
+
+
+#: the ``samples.issues`` entry of an image with an empty ground-truth mask
+EMPTY_MASK = "empty_mask"
+
+
+def empty_masks(objects: pd.DataFrame, samples: pd.DataFrame) -> pd.Index:
+    """Ids of the objects whose mask covers no pixel (their counts string is one run over the
+    whole image); the empty string of each image size is computed once."""
+    if MASK not in objects.columns or not len(objects):
+        return objects.index[:0]
+    o = objects[objects[MASK].notna()]
+    if not len(o):
+        return objects.index[:0]
+    sizes = samples.reindex(o["sample_id"])[["height", "width"]].to_numpy()
+    empty = {
+        (h, w): encode(np.zeros((int(h), int(w)), dtype=bool))
+        for h, w in {(float(h), float(w)) for h, w in sizes}
+    }
+    want = np.array([empty[(float(h), float(w))] for h, w in sizes], dtype=object)
+    return o.index[o[MASK].to_numpy(dtype=object) == want]
+
+
+def flag_empty_masks(objects: pd.DataFrame, samples: pd.DataFrame) -> None:
+    """Add :data:`EMPTY_MASK` to ``samples.issues`` (in place) of every image with a
+    ground-truth object whose mask is empty: a data issue, not an error (a predicted mask may
+    well be empty)."""
+    gt = objects[objects["source"] == "gt"]
+    ids = empty_masks(gt, samples)
+    if not len(ids):
+        return
+    for sid in pd.unique(gt.loc[ids, "sample_id"]):
+        old = [i for i in str(samples.at[sid, "issues"]).split(",") if i]
+        if EMPTY_MASK not in old:
+            samples.at[sid, "issues"] = ",".join([*old, EMPTY_MASK])

@@ -123,3 +123,25 @@ def test_run_masks_are_checked_and_saved(tmp_path):
     ds.save(tmp_path / "p")
     back = nbdiag.open(tmp_path / "p")
     assert back.objects["mask"].to_dict() == ds.objects["mask"].to_dict()
+
+
+def test_an_empty_ground_truth_mask_is_a_data_issue_of_its_image():
+    samples = pd.DataFrame({"id": ["a", "b"], "width": [W, W], "height": [H, H]})
+    objects = pd.DataFrame(
+        {
+            "sample_id": ["a", "b", "b"],
+            "label": ["c"] * 3,
+            "x": 0.0,
+            "y": 0.0,
+            "w": 1.0,
+            "h": 1.0,
+            "mask": [_blob(0), np.zeros((H, W), bool), None],
+        }
+    )
+    ds = nbdiag.Dataset(samples, objects)
+    assert ds.samples["issues"].tolist() == ["", "empty_mask"]
+    assert list(M.empty_masks(ds.objects, ds.samples)) == [1]
+    # a run's empty predicted mask is no issue of the image
+    pred = objects.iloc[:1].assign(score=0.9, mask=[np.zeros((H, W), bool)], sample_id="a")
+    ds.add_run("m", pred.drop(columns=[]).reset_index(drop=True))
+    assert ds.samples.loc["a", "issues"] == ""
