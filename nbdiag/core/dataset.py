@@ -258,6 +258,12 @@ class DatasetCore:
         ignored): the ground truth (``source="gt"``) or a semantic run's prediction."""
         return _label_map(self, sample_id, source)
 
+    @property
+    def ignore_index(self) -> int | None:
+        """Semantic segmentation: the label-map value of ignored pixels (``None`` for any other
+        task)."""
+        return None if self._label_maps is None else self._label_maps.ignore_index
+
     def run_boxes(self, name: str) -> pd.DataFrame:
         """Predicted boxes of a detection run."""
         self._get_run(name, DetectionRun)

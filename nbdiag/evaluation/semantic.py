@@ -184,7 +184,7 @@ class SemanticEvaluation:
         return cls(
             pairs(),
             ds.class_names,
-            ds._label_maps.ignore_index,  # type: ignore[union-attr]
+            ds.ignore_index,
             run=r.name,
             dataset=ds,
             total=len(ids),

@@ -19,17 +19,10 @@ from ..core.multilabel import (
     sets_from_indicator,
     thresholds,
 )
+from ._classification import FILTERS
 
 if TYPE_CHECKING:
     from ..core import DatasetCore
-
-FILTERS = (
-    "prune_by_noise_rate",
-    "prune_by_class",
-    "both",
-    "confident_learning",
-    "predicted_neq_given",
-)
 
 
 def _probabilities(

@@ -9,6 +9,7 @@ JSON text and decoded on load; a table that not even that can hold falls back to
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import warnings
@@ -222,3 +223,40 @@ def ids_array(ids: Iterable[Any]) -> np.ndarray:
 
 def ids_from_array(arr: np.ndarray) -> list[Hashable]:
     return [decode_id(str(x)) for x in arr]
+
+
+def write_arrays_once(
+    data: Path, file: str, arrays: dict[str, np.ndarray], created: list[Path]
+) -> None:
+    """A content-addressed array file: written only when no file of that digest exists
+    (``created`` collects what was written, for a failed save to remove)."""
+    if not (data / file).is_file():
+        write_arrays(data / file, arrays)
+        created.append(data / file)
+
+
+def write_arrays_by_id(
+    data: Path, arrays_by_id: dict[Any, np.ndarray], created: list[Path], prefix: str
+) -> str:
+    """Arrays keyed by id (in-memory images, label maps) in one ``.npz`` named
+    ``<prefix>-<digest of ids and content>.npz``, written once; returns its name."""
+    ids = list(arrays_by_id)
+    id_arr = ids_array(ids)
+    h = hashlib.blake2b(digest_size=16)
+    h.update(id_arr.tobytes())
+    arrays = {"__ids__": id_arr}
+    for k, i in enumerate(ids):
+        arr = np.ascontiguousarray(arrays_by_id[i])
+        h.update(f"{arr.dtype.str}{arr.shape}".encode())
+        h.update(memoryview(arr).cast("B"))
+        arrays[f"a{k}"] = arr
+    name = f"{prefix}-{h.hexdigest()}.npz"
+    write_arrays_once(data, name, arrays, created)
+    return name
+
+
+def read_arrays_by_id(data: Path, file: str) -> dict[Hashable, np.ndarray]:
+    """What :func:`write_arrays_by_id` wrote, by id."""
+    with np.load(data / file, allow_pickle=False) as z:
+        ids = ids_from_array(z["__ids__"])
+        return {i: z[f"a{k}"] for k, i in enumerate(ids)}

@@ -27,9 +27,11 @@ from ._codec import (
     ids_from_array,
     iso,
     now,
+    read_arrays_by_id,
     read_table,
     to_jsonable,
-    write_arrays,
+    write_arrays_by_id,
+    write_arrays_once,
     write_table,
 )
 from ._db import FORMAT_VERSION, StoreError
@@ -98,34 +100,9 @@ def write_files(data: Path, ds: DatasetCore, created: list[Path]) -> dict[str, A
     manifest["label_maps"] = write_label_maps(data, ds, created)
     images = getattr(ds, "_images", None) or {}
     if images:
-        manifest["images"] = _write_images(data, images, created)
+        manifest["images"] = write_arrays_by_id(data, images, created, "images")
     manifest["embeddings"], manifest["active_embeddings"] = _write_embeddings(data, ds, created)
     return manifest
-
-
-def _write_arrays_once(
-    data: Path, file: str, arrays: dict[str, np.ndarray], created: list[Path]
-) -> None:
-    """A content-addressed array file: written only when no file of that digest exists."""
-    if not (data / file).is_file():
-        write_arrays(data / file, arrays)
-        created.append(data / file)
-
-
-def _write_images(data: Path, images: dict[Any, np.ndarray], created: list[Path]) -> str:
-    ids = list(images)
-    id_arr = ids_array(ids)
-    h = hashlib.blake2b(digest_size=16)
-    h.update(id_arr.tobytes())
-    arrays = {"__ids__": id_arr}
-    for k, i in enumerate(ids):
-        arr = np.ascontiguousarray(images[i])
-        h.update(f"{arr.dtype.str}{arr.shape}".encode())
-        h.update(memoryview(arr).cast("B"))
-        arrays[f"a{k}"] = arr
-    name = f"images-{h.hexdigest()}.npz"
-    _write_arrays_once(data, name, arrays, created)
-    return name
 
 
 def _write_embeddings(
@@ -144,7 +121,7 @@ def _write_embeddings(
         h.update(f"{vectors.dtype.str}{vectors.shape}".encode())
         h.update(memoryview(vectors).cast("B"))
         file = f"embedding-{h.hexdigest()}.npz"
-        _write_arrays_once(data, file, {"ids": id_arr, "vectors": vectors}, created)
+        write_arrays_once(data, file, {"ids": id_arr, "vectors": vectors}, created)
         out.append({"level": level, "name": name, "meta": to_jsonable(emb.meta), "file": file})
     return out, dict(getattr(store, "_active", {}))
 
@@ -197,7 +174,7 @@ def read_dataset(data: Path, m: dict[str, Any]) -> DatasetCore:
     try:
         samples = read_table(data, m["tables"]["samples"])
         objects = read_table(data, m["tables"]["objects"])
-        images = _read_images(data, m["images"]) if m.get("images") else None
+        images = read_arrays_by_id(data, m["images"]) if m.get("images") else None
     except (OSError, ValueError) as exc:
         raise StoreError(
             f"cannot read the data of the store at {str(data.parent)!r}: {exc}"
@@ -238,12 +215,6 @@ def _new_dataset(
 ) -> DatasetCore:
     """The one place the store builds a dataset (the user-facing class, via the core)."""
     return new_dataset(samples, objects, class_names, images=images, name=name)
-
-
-def _read_images(data: Path, file: str) -> dict[Any, np.ndarray]:
-    with np.load(data / file, allow_pickle=False) as z:
-        ids = ids_from_array(z["__ids__"])
-        return {i: z[f"a{k}"] for k, i in enumerate(ids)}
 
 
 def _read_embeddings(

@@ -5,7 +5,6 @@ a Parquet table of paths. File-backed ground-truth maps need nothing here: their
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.label_maps import LabelMaps, SemanticRun
-from ._codec import ids_array, ids_from_array, read_table, write_arrays
+from ._codec import read_arrays_by_id, read_table, write_arrays_by_id
 
 if TYPE_CHECKING:
     from ..core import DatasetCore
@@ -22,39 +21,12 @@ if TYPE_CHECKING:
 TableWriter = Callable[[pd.DataFrame, str], dict[str, Any]]
 
 
-def _write_maps(
-    data: Path, maps: dict[Hashable, np.ndarray], created: list[Path], prefix: str
-) -> str:
-    """Maps by id in one ``.npz`` named by the digest of its content (written once)."""
-    ids = list(maps)
-    id_arr = ids_array(ids)
-    h = hashlib.blake2b(digest_size=16)
-    h.update(id_arr.tobytes())
-    arrays = {"__ids__": id_arr}
-    for k, i in enumerate(ids):
-        arr = np.ascontiguousarray(maps[i])
-        h.update(f"{arr.dtype.str}{arr.shape}".encode())
-        h.update(memoryview(arr).cast("B"))
-        arrays[f"a{k}"] = arr
-    name = f"{prefix}-{h.hexdigest()}.npz"
-    if not (data / name).is_file():
-        write_arrays(data / name, arrays)
-        created.append(data / name)
-    return name
-
-
-def _read_maps(data: Path, file: str) -> dict[Hashable, np.ndarray]:
-    with np.load(data / file, allow_pickle=False) as z:
-        ids = ids_from_array(z["__ids__"])
-        return {i: z[f"a{k}"] for k, i in enumerate(ids)}
-
-
 def write_label_maps(data: Path, ds: DatasetCore, created: list[Path]) -> dict[str, Any] | None:
     """The manifest entry of ``ds``'s ground-truth label maps (None: not a semantic dataset)."""
     maps: LabelMaps | None = getattr(ds, "_label_maps", None)
     if maps is None:
         return None
-    file = _write_maps(data, maps.arrays, created, "label-maps") if maps.arrays else None
+    file = write_arrays_by_id(data, maps.arrays, created, "label-maps") if maps.arrays else None
     return {"ignore_index": maps.ignore_index, "arrays": file}
 
 
@@ -62,7 +34,7 @@ def read_label_maps(data: Path, ds: DatasetCore, entry: dict[str, Any] | None) -
     """Make ``ds`` semantic again, as the manifest entry says."""
     if entry is None:
         return
-    arrays = _read_maps(data, entry["arrays"]) if entry.get("arrays") else {}
+    arrays = read_arrays_by_id(data, entry["arrays"]) if entry.get("arrays") else {}
     ds._label_maps = LabelMaps(int(entry["ignore_index"]), arrays)
 
 
@@ -74,7 +46,7 @@ def write_semantic_run(
     paths = {i: m for i, m in run.maps.items() if isinstance(m, str)}
     entry: dict[str, Any] = {"arrays": None, "paths": None}
     if arrays:
-        entry["arrays"] = _write_maps(data, arrays, created, "run-maps")
+        entry["arrays"] = write_arrays_by_id(data, arrays, created, "run-maps")
     if paths:
         frame = pd.DataFrame({"path": list(paths.values())}, index=pd.Index(list(paths), name="id"))
         entry["paths"] = table(frame, f"{stem}-paths")
@@ -86,7 +58,7 @@ def read_semantic_run(
 ) -> SemanticRun:
     maps: dict[Hashable, np.ndarray | str] = {}
     if entry.get("arrays"):
-        maps.update(_read_maps(data, entry["arrays"]))
+        maps.update(read_arrays_by_id(data, entry["arrays"]))
     if entry.get("paths"):
         frame = read_table(data, entry["paths"])
         maps.update(zip(frame.index, frame["path"].astype(str), strict=True))

@@ -57,7 +57,7 @@ class SemanticRegions:
     def __init__(self, ds: DatasetCore, run: str | None):
         self.ds = ds
         self.run = run
-        self.ignore = int(getattr(getattr(ds, "_label_maps", None), "ignore_index", IGNORE))
+        self.ignore = IGNORE if ds.ignore_index is None else ds.ignore_index
         self._cache: OrderedDict[Hashable, tuple[np.ndarray, list[str], tuple[int, int]]] = (
             OrderedDict()
         )
