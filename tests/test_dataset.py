@@ -80,9 +80,12 @@ def test_id_column_becomes_the_index():
     assert list(ds.samples.index) == ["x", "y"]
 
 
-def test_missing_path_is_none_and_extra_columns_kept():
+def test_paths_are_arrow_strings_missing_is_nan_and_extra_columns_kept():
     ds = Dataset(pd.DataFrame({"path": ["a.png", None], "weather": ["rain", "sun"]}))
-    assert ds.samples["path"].tolist() == ["a.png", None]
+    assert ds.samples["path"].iloc[0] == "a.png" and pd.isna(ds.samples["path"].iloc[1])
+    assert ds.samples["path"].dtype == pd.StringDtype("pyarrow", na_value=np.nan)
+    assert ds.samples["split"].dtype == pd.StringDtype("pyarrow", na_value=np.nan)
+    ds.samples.loc[1, "split"] = "val"  # users set it as any text column
     assert ds.samples["weather"].tolist() == ["rain", "sun"]
     with pytest.raises(ValueError, match="sample 1 has neither an image file"):
         ds.image(1)

@@ -27,7 +27,7 @@ def test_paths_are_probed_for_size(make_image, tmp_path):
 
 def test_bad_files_are_recorded_not_raised(bad_images):
     samples = pd.DataFrame({"path": [str(p) for p in bad_images.values()]}, index=list(bad_images))
-    ds = from_dataframe(samples)
+    ds = from_dataframe(samples, probe_images=True)  # decode: truncated data is seen up front
     assert ds.samples["issues"].to_dict() == {
         "good": "",
         "corrupt": "corrupt_image",
@@ -42,6 +42,46 @@ def test_bad_files_are_recorded_not_raised(bad_images):
         with pytest.raises(ImageLoadError, match=bad_images[kind].name):
             ds.image(kind)
     assert ds.image("good").size == (40, 30)
+
+
+def test_default_reads_headers_and_the_first_decoding_pass_records_the_rest(bad_images):
+    samples = pd.DataFrame({"path": [str(p) for p in bad_images.values()]}, index=list(bad_images))
+    ds = from_dataframe(samples)  # "auto": headers of a small table
+    assert ds.samples["issues"].to_dict() == {
+        "good": "",
+        "corrupt": "corrupt_image",
+        "truncated": "",
+        "missing": "missing_file",
+    }
+    assert ds.samples.loc["truncated", "width"] > 0  # the header gave the size
+    problems = ds.compute_metrics(["brightness"], cache_dir=False, progress=False)
+    assert "truncated_image" in ds.samples.loc["truncated", "issues"]
+    assert "truncated" in set(problems["id"])
+    assert ds.samples.loc["good", "issues"] == ""
+
+
+def test_existence_is_checked_by_listing_folders(tmp_path, make_image, monkeypatch):
+    from nbdiag.io._probe import existing_files, probe_mode
+
+    make_image(tmp_path / "a" / "x.png", (4, 4))
+    make_image(tmp_path / "b.png", (4, 4))
+    (tmp_path / "a" / "dir.png").mkdir()  # a folder named like an image is not a file
+    monkeypatch.chdir(tmp_path)
+    paths = [
+        str(tmp_path / "a" / "x.png"),
+        str(tmp_path / "a" / "y.png"),
+        str(tmp_path / "a" / "dir.png"),
+        str(tmp_path / "gone" / "z.png"),  # a folder that does not exist
+        None,
+        "b.png",  # relative to the working folder
+        str(tmp_path / "b.png"),
+    ]
+    assert existing_files(paths).tolist() == [True, False, False, False, False, True, True]
+    assert probe_mode("auto", 20_000) == "header" and probe_mode("auto", 20_001) == "exists"
+    # a million absent files: flagged from one listing, each flagged once
+    many = pd.DataFrame({"path": [f"{tmp_path}/gone/{i}.jpg" for i in range(200_000)]})
+    ds = from_dataframe(many, progress=False)
+    assert (ds.samples["issues"] == "missing_file").all()
 
 
 def test_probe_modes(bad_images):

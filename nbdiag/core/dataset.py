@@ -26,6 +26,7 @@ from .label_maps import label_map as _label_map
 from .masks import MASK, flag_empty_masks, masks_column
 from .multilabel import LABELS, labelled, multilabel_run, with_labels
 from .runs import DetectionRun, Run, classification_run
+from .tags import TagIndex
 
 
 class DatasetCore:
@@ -88,6 +89,7 @@ class DatasetCore:
             names = sorted(found, key=t.natural_key)
         self._class_names: list[str] = names
 
+        self._tag_index = TagIndex()
         self._samples = self._normalise_samples(samples)
         self._objects = self._normalise_objects(objects)
         self._check_objects(self._objects)
@@ -111,7 +113,6 @@ class DatasetCore:
             if source != GT:
                 n = int((self._objects["source"] == source).sum())
                 self.runs[source] = DetectionRun(source, n)
-        self._tags = t.empty_tags()
         self._thumbs = ThumbnailCache()
         #: COCO category id -> class name, when loaded from COCO (used to read result files)
         self.coco_categories: dict[int, str] = {}
@@ -129,6 +130,18 @@ class DatasetCore:
     def objects(self) -> pd.DataFrame:
         """One row per box (ground truth and predictions), indexed by object id."""
         return self._objects
+
+    @property
+    def _objects(self) -> pd.DataFrame:
+        return self._objects_table
+
+    @_objects.setter
+    def _objects(self, table: pd.DataFrame) -> None:
+        # object tags are kept as row positions: follow the rows when the table is replaced
+        old = self.__dict__.get("_objects_table")
+        if old is not None:
+            self._tag_index.reindex("object", old.index, table.index)
+        self._objects_table = table
 
     @property
     def class_names(self) -> list[str]:
@@ -330,47 +343,74 @@ class DatasetCore:
     @property
     def tags(self) -> pd.DataFrame:
         """One row per tagged item: ``id``, ``tag``, ``level`` (sample/object), ``created``."""
-        return self._tags.copy()
+        return self._tags
+
+    @property
+    def _tags(self) -> pd.DataFrame:
+        return self._tag_index.frame(self._indexes())
+
+    @_tags.setter
+    def _tags(self, rows: pd.DataFrame) -> None:  # e.g. the store's committed tags
+        self._tag_index.load(rows, self._indexes())
+
+    def _indexes(self) -> dict[str, pd.Index]:
+        return {"sample": self._samples.index, "object": self._objects.index}
 
     def _ids_from(self, items: Any, level: str | None) -> tuple[list[Hashable], str]:
         """Ids and level ("sample" / "object") from ids, a boolean mask, or a DataFrame."""
         return t.ids_from(items, level, self._samples, self._objects)
 
+    def _positions_from(self, items: Any, level: str | None) -> tuple[np.ndarray, str]:
+        """Row positions and level of ids, a boolean mask, or a DataFrame (one lookup)."""
+        return t.positions_from(items, level, self._samples, self._objects)
+
     def tag(self, items: Any, tag: str, *, level: str | None = None) -> int:
         """Tag samples (or objects): ids, a boolean mask Series, or a DataFrame such as a widget's
-        ``selected``. Returns how many new tags were added."""
+        ``selected``. Returns how many new tags were added. Unknown ids raise a ``KeyError``
+        naming them; with a bound store the tags are committed before they show in memory."""
         if not isinstance(tag, str) or not tag:
             raise ValueError("tag must be a non-empty string")
-        ids, level = self._ids_from(items, level)
-        existing = self._tags[(self._tags["tag"] == tag) & (self._tags["level"] == level)]["id"]
-        new = [i for i in dict.fromkeys(ids) if i not in set(existing)]
-        if new:
+        pos, level = self._positions_from(items, level)
+        index = self._indexes()[level]
+        if self._store is None:
+            return len(self._tag_index.add(tag, level, pos, len(index)))
+        done = self._tag_index.positions(tag, level)
+        fresh = pos if not len(done) else pos[~np.isin(pos, done)]
+        fresh = pd.unique(fresh) if len(fresh) > 1 else fresh
+        if len(fresh):
             rows = pd.DataFrame(
-                {"id": new, "tag": tag, "level": level, "created": pd.Timestamp.now(tz="UTC")}
+                {
+                    "id": pd.Index(index[fresh], dtype=object),
+                    "tag": tag,
+                    "level": level,
+                    "created": pd.Timestamp.now(tz="UTC"),
+                }
             )
-            if self._store is not None:
-                self._store.add_tags(rows)  # committed before it shows in memory
-            self._tags = (
-                pd.concat([self._tags, rows], ignore_index=True) if len(self._tags) else rows
-            )
-        return len(new)
+            self._store.add_tags(rows)  # committed before it shows in memory
+        return len(self._tag_index.add(tag, level, fresh, len(index)))
 
     def untag(self, items: Any, tag: str, *, level: str | None = None) -> int:
         """Remove ``tag`` from the given items; returns how many tags were removed."""
-        ids, level = self._ids_from(items, level)
-        drop = (
-            (self._tags["tag"] == tag) & (self._tags["level"] == level) & self._tags["id"].isin(ids)
-        )
-        if drop.any() and self._store is not None:
-            self._store.remove_tags(self._tags[drop])
-        self._tags = self._tags[~drop].reset_index(drop=True)
-        return int(drop.sum())
+        pos, level = self._positions_from(items, level)
+        if self._store is not None:
+            mask = np.zeros(len(self._indexes()[level]), dtype=bool)
+            mask[self._tag_index.positions(tag, level)] = True
+            hit = pd.unique(pos[mask[pos]]) if len(pos) else pos
+            if len(hit):
+                index = self._indexes()[level]
+                self._store.remove_tags(
+                    pd.DataFrame(
+                        {"id": pd.Index(index[hit], dtype=object), "tag": tag, "level": level}
+                    )
+                )
+        return len(self._tag_index.remove(tag, level, pos))
 
     def tagged(self, tag: str, level: str = "sample") -> pd.DataFrame:
         """Rows of ``samples`` (or ``objects``) carrying ``tag``."""
-        ids = self._tags[(self._tags["tag"] == tag) & (self._tags["level"] == level)]["id"]
+        if level not in ("sample", "object"):
+            raise ValueError(f"level must be 'sample' or 'object', got {level!r}")
         table = self._samples if level == "sample" else self._objects
-        return table.loc[table.index.isin(ids)]
+        return table.iloc[self._tag_index.positions(tag, level)]
 
     # ------------------------------------------------------------------ display
     def summary(self) -> dict[str, Any]:
@@ -384,7 +424,7 @@ class DatasetCore:
             "classes": len(self._class_names),
             "runs": {n: (r.kind, len(r)) for n, r in self.runs.items()},
             "image_issues": int((self._samples["issues"] != "").sum()),
-            "tags": int(self._tags["tag"].nunique()),
+            "tags": len(self._tag_index.names()),
         }
 
     def __repr__(self) -> str:

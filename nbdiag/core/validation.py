@@ -43,11 +43,34 @@ def check_same_length(name_a: str, a: object, name_b: str, b: object) -> None:
         raise ValueError(f"length mismatch: {name_a} has {la} items but {name_b} has {lb}")
 
 
+class UnknownIdError(KeyError, ValueError):
+    """Ids that are not in the dataset (a ``KeyError``, and a ``ValueError`` as a bad argument);
+    the message names up to :data:`MAX_LISTED` of them and how many more there are."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+def _unknown(ids: pd.Index, what: str) -> UnknownIdError:
+    return UnknownIdError(f"unknown {what} ids (not in the dataset): {listed(ids.unique())}")
+
+
 def check_known_ids(ids: Iterable[object], known: pd.Index, what: str = "sample") -> None:
-    ids = pd.Index(list(ids))
-    unknown = ids[~ids.isin(known)].unique()
+    ids = ids if isinstance(ids, pd.Index) else pd.Index(list(ids))
+    unknown = ids[~ids.isin(known)]
     if len(unknown):
-        raise ValueError(f"unknown {what} ids (not in the dataset): {listed(unknown)}")
+        raise _unknown(unknown, what)
+
+
+def positions_of(ids: object, index: pd.Index, what: str = "sample") -> np.ndarray:
+    """Row positions of ``ids`` in ``index`` (unique) by one vectorised lookup; raises
+    :class:`UnknownIdError` naming the ids that are not in it."""
+    ids = ids if isinstance(ids, pd.Index) else pd.Index(ids)  # type: ignore[arg-type]
+    pos = index.get_indexer(ids)
+    bad = pos < 0
+    if bad.any():
+        raise _unknown(ids[bad], what)
+    return pos
 
 
 def check_labels(values: pd.Series, class_names: Sequence[str], where: str) -> None:
@@ -62,7 +85,11 @@ def check_labels(values: pd.Series, class_names: Sequence[str], where: str) -> N
 
 
 def check_probabilities(probs: np.ndarray, ids: pd.Index, atol: float = 1e-3) -> np.ndarray:
-    probs = np.asarray(probs, dtype=np.float64)
+    """``probs`` checked (finite, in [0, 1], rows summing to 1); float32 stays float32 (half
+    the memory of a 1M x C run), anything else becomes float64."""
+    probs = np.asarray(probs)
+    if probs.dtype != np.float32:
+        probs = probs.astype(np.float64, copy=False)
     if probs.ndim != 2:
         raise ValueError(
             f"probabilities must be a 2-D array (samples x classes), got {probs.ndim}-D"

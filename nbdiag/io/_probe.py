@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
 from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
 
+from ..core._tables import missing
 from ..core.images import ImageInfo, probe_image
 
 T = TypeVar("T")
@@ -22,27 +23,66 @@ ProbeMode = Literal["decode", "header", "exists", "none"]
 PROGRESS_MIN_FILES = 200
 #: below this many files probing runs in the calling thread
 PARALLEL_MIN_FILES = 32
+#: from this many files headers are read in worker processes (header parsing holds the GIL)
+PROCESS_MIN_FILES = 4_000
+#: files per task sent to a worker process
+CHUNK_FILES = 1_000
+#: with ``"auto"`` checking, image headers are read up to this many images; beyond it only
+#: existence is checked (one directory listing per folder), and the first pass that decodes the
+#: images (metrics, embeddings, thumbnails) records what cannot be read
+AUTO_HEADER_LIMIT = 20_000
 
 
-def probe_mode(value: bool | str | None) -> ProbeMode:
-    """Normalise a user's ``probe_images`` / ``check_images`` argument."""
+def probe_mode(value: bool | str | None, n: int | None = None) -> ProbeMode:
+    """Normalise a user's ``probe_images`` / ``check_images`` argument; ``"auto"`` (given the
+    number of files ``n``) reads headers up to :data:`AUTO_HEADER_LIMIT` files, else checks
+    existence only."""
     if value is True:
         return "decode"
     if value is False or value is None:
         return "none"
+    if value == "auto":
+        return "header" if n is None or n <= AUTO_HEADER_LIMIT else "exists"
     if value in ("decode", "header", "exists", "none"):
         return value  # type: ignore[return-value]
     raise ValueError(
-        f"image checking must be True, False, 'decode', 'header', 'exists' or 'none'; got {value!r}"
+        "image checking must be 'auto', True, False, 'decode', 'header', 'exists' or 'none'; "
+        f"got {value!r}"
     )
 
 
-def _probe_one(path: str | None, mode: ProbeMode) -> ImageInfo:
-    if path is None:
-        return ImageInfo(np.nan, np.nan, "")
-    if mode == "exists":
-        return ImageInfo(np.nan, np.nan, "" if os.path.isfile(path) else "missing_file")
-    return probe_image(path, decode=mode == "decode")
+def existing_files(paths: Sequence[str | None]) -> np.ndarray:
+    """Which paths name an existing file, by one directory listing per parent folder (not one
+    ``stat`` per file: a million absent or remote files take about a second, not minutes)."""
+    n = len(paths)
+    out = np.zeros(n, dtype=bool)
+    if n == 0:
+        return out
+    if os.sep != "/" or os.altsep:  # Windows: two separators, drive letters
+        return np.array([p is not None and os.path.isfile(p) for p in paths], dtype=bool)
+    col = pd.Series(paths, dtype="str")
+    present = col.notna().to_numpy()
+    if not present.any():
+        return out
+    parts = col[present].str.rpartition("/")
+    parents = parts[0].where(parts[1] == "/", ".")  # a bare name lives in the working folder
+    listed: list[str] = []
+    for parent in pd.unique(parents.to_numpy(dtype=object)):
+        listed.extend(_files_in(parent))
+    out[present] = col[present].isin(pd.Index(listed, dtype="str")).to_numpy()
+    return out
+
+
+def _files_in(folder: str) -> list[str]:
+    """Paths (as ``folder + "/" + name``) of the files in ``folder``; none if it is absent."""
+    prefix = "" if folder == "." else ("/" if folder == "" else folder + "/")
+    try:
+        with os.scandir(folder or "/") as entries:
+            return [prefix + e.name for e in entries if e.is_file()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError:  # e.g. permission denied: listing is not allowed but files may be readable
+        return []
 
 
 def probe_files(
@@ -54,9 +94,11 @@ def probe_files(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Width, height (EXIF-rotated; NaN when unknown) and issue ("" when fine) per path.
 
-    ``None`` paths give NaN sizes and no issue. Decoding releases the GIL, so a thread pool
-    speeds up large folders several-fold. ``progress=None`` shows a bar from
-    :data:`PROGRESS_MIN_FILES` files on.
+    ``None`` paths give NaN sizes and no issue. Existence is checked first, by listing each
+    folder once (absent files are ``missing_file`` without being opened); then the files that
+    exist are opened: headers only (``"header"``) or fully decoded (``"decode"``), in worker
+    processes from :data:`PROCESS_MIN_FILES` files on (threads below). ``progress=None`` shows a
+    bar from :data:`PROGRESS_MIN_FILES` files on.
     """
     n = len(paths)
     width = np.full(n, np.nan)
@@ -64,18 +106,50 @@ def probe_files(
     issues = np.full(n, "", dtype=object)
     if mode == "none" or n == 0:
         return width, height, issues
-    show = n >= PROGRESS_MIN_FILES if progress is None else bool(progress)
-    fn = partial(_probe_one, mode=mode)
-    with progress_bar(n, desc, show, unit="img") as bar:
-        if n < PARALLEL_MIN_FILES:
-            infos = list(_tick(map(fn, paths), bar))
+    exists = existing_files(paths)
+    has_path = np.fromiter((p is not None for p in paths), dtype=bool, count=n)
+    # a file the listing did not show may still open (e.g. a folder that cannot be listed)
+    unlisted = np.flatnonzero(has_path & ~exists)
+    if len(unlisted) and len(unlisted) <= 64:
+        exists[unlisted] = [os.path.isfile(paths[i]) for i in unlisted]  # type: ignore[arg-type]
+    issues[has_path & ~exists] = "missing_file"
+    if mode == "exists":
+        return width, height, issues
+    todo = np.flatnonzero(exists)
+    show = len(todo) >= PROGRESS_MIN_FILES if progress is None else bool(progress)
+    files = [paths[i] for i in todo]
+    fn = partial(_probe_chunk, decode=mode == "decode")
+    infos: list[ImageInfo] = []
+    with progress_bar(len(files), desc, show, unit="img") as bar:
+        if len(files) < PARALLEL_MIN_FILES:
+            infos = fn(files)
+            bar.update(len(files))
         else:
-            workers = max_workers or min(16, (os.cpu_count() or 1) + 4)
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                infos = list(_tick(pool.map(fn, paths), bar))
-    for i, info in enumerate(infos):
+            chunks = [files[k : k + CHUNK_FILES] for k in range(0, len(files), CHUNK_FILES)]
+            if len(files) >= PROCESS_MIN_FILES and (os.cpu_count() or 1) > 1:
+                workers = max_workers or min(os.cpu_count() or 1, 8)
+                pool: Any = ProcessPoolExecutor(workers, mp_context=_fork_context())
+            else:
+                pool = ThreadPoolExecutor(max_workers or min(16, (os.cpu_count() or 1) + 4))
+                chunks = [files[k : k + 64] for k in range(0, len(files), 64)]
+            with pool:
+                for part in pool.map(fn, chunks):
+                    infos.extend(part)
+                    bar.update(len(part))
+    for i, info in zip(todo, infos, strict=True):
         width[i], height[i], issues[i] = info.width, info.height, info.issue
     return width, height, issues
+
+
+def _probe_chunk(paths: Sequence[str], decode: bool) -> list[ImageInfo]:
+    return [probe_image(p, decode=decode) for p in paths]
+
+
+def _fork_context() -> Any:
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
 def _tick(items: Iterable[T], bar: Any) -> Iterator[T]:
@@ -109,10 +183,7 @@ def probe_samples(
     old = out["issues"].fillna("").astype(str).to_numpy(dtype=object) if "issues" in out else None
     if "path" not in out or mode == "none":
         return out
-    paths = [
-        None if p is None or (isinstance(p, float) and np.isnan(p)) else os.fspath(p)
-        for p in out["path"].astype(object)
-    ]
+    paths = [None if missing(p) else os.fspath(p) for p in out["path"].to_numpy(dtype=object)]
     w, h, issues = probe_files(paths, mode, progress, desc)
     given_w, given_h = out["width"].to_numpy(), out["height"].to_numpy()
     with np.errstate(invalid="ignore"):

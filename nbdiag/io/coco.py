@@ -16,14 +16,12 @@ from ..core import masks as m
 from ..core import new_dataset
 from ..core import validation as v
 from ._coco_masks import mask_geometry, result_masks, want_masks, with_masks
-from ._probe import probe_mode, probe_samples
+from ._probe import AUTO_HEADER_LIMIT, probe_mode, probe_samples
 
 if TYPE_CHECKING:
     from ..core import DatasetCore
 
-#: with ``check_images="auto"``, image headers are read up to this many images; beyond it only
-#: the files' existence is checked (reading 100k+ headers takes long on network disks)
-AUTO_HEADER_LIMIT = 20_000
+__all__ = ["AUTO_HEADER_LIMIT", "coco_results_to_frame", "from_coco"]
 _IMAGE_KEYS_READ = ("id", "file_name", "width", "height")
 _RESULT_KEYS = ("image_id", "category_id", "bbox", "score")
 
@@ -108,9 +106,7 @@ def from_coco(
     if len(objects):  # against the JSON's sizes, before the (slower) look at the files
         v.check_boxes(objects, samples[["width", "height"]], what="annotation")
 
-    mode = probe_mode(check_images) if check_images != "auto" else None
-    if mode is None:
-        mode = "header" if len(samples) <= AUTO_HEADER_LIMIT else "exists"
+    mode = probe_mode(check_images, len(samples))
     samples = probe_samples(samples, mode, progress, desc="checking COCO images")
     has_file = samples["path"].notna().to_numpy()
     if mode != "none" and has_file.any() and (samples["issues"][has_file] == "missing_file").all():

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import validation as v
+from ..core._tables import path_list
 from ..core.masks import MASK
 from ..core.masks import area as mask_area
 from ..core.runs import ClassificationRun, DetectionRun
@@ -115,8 +116,11 @@ def export(
         )
     path = Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
     if format in FOLDER_FORMATS:  # the writer links or copies the images into its folder
-        paths = ds.samples.loc[sample_ids, "path"]
-        files = {i: None if p is None else os.path.abspath(p) for i, p in paths.items()}
+        paths = path_list(ds.samples.loc[sample_ids])
+        files = {
+            i: None if p is None else os.path.abspath(p)
+            for i, p in zip(sample_ids, paths, strict=True)
+        }
         return WRITERS[format](ds, sample_ids, files, run, min_score, include_labels, path)
     if path.is_dir():
         raise ValueError(f"path must be a file, but {os.fspath(path)!r} is a folder")
@@ -178,7 +182,7 @@ def _image_files(
     ds: DatasetCore, sample_ids: list[Hashable], out: Path, mode: str
 ) -> dict[Hashable, str | None]:
     """Absolute image path of every exported sample (writing copies where asked)."""
-    paths = ds.samples.loc[sample_ids, "path"]
+    paths = dict(zip(sample_ids, path_list(ds.samples.loc[sample_ids]), strict=True))
     in_memory = getattr(ds, "_images", {}) or {}
     folder = out.parent / f"{out.stem}_images"
     result: dict[Hashable, str | None] = {}

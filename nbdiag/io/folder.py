@@ -27,7 +27,7 @@ def from_folder(
     splits: bool | None = None,
     split: str | None = None,
     name: str | None = None,
-    probe_images: bool | str = True,
+    probe_images: bool | str = "auto",
     progress: bool | None = None,
 ) -> DatasetCore:
     """Build a :class:`~nbdiag.Dataset` from a folder of images.
@@ -129,7 +129,7 @@ def from_folder(
         },
         index=pd.Index(rel, name="id"),
     ).iloc[order]
-    samples = probe_samples(samples, probe_mode(probe_images), progress)
+    samples = probe_samples(samples, probe_mode(probe_images, len(samples)), progress)
     return new_dataset(
         samples,
         class_names=sorted(class_names) if labels else None,

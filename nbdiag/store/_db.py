@@ -28,6 +28,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tags (
     level TEXT NOT NULL, tag TEXT NOT NULL, id TEXT NOT NULL, created TEXT NOT NULL,
     PRIMARY KEY (level, tag, id));
+CREATE TABLE IF NOT EXISTS tag_events (
+    event_id INTEGER PRIMARY KEY AUTOINCREMENT, op TEXT NOT NULL, level TEXT NOT NULL,
+    tag TEXT NOT NULL, created TEXT NOT NULL, ids TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS slices (
     name TEXT PRIMARY KEY, level TEXT NOT NULL, kind TEXT NOT NULL, query TEXT, ids TEXT,
     description TEXT NOT NULL DEFAULT '', created TEXT NOT NULL);
@@ -44,7 +47,7 @@ CREATE TABLE IF NOT EXISTS label_history (
     old TEXT, new TEXT);
 """
 #: the tables holding project state (everything but ``meta``)
-STATE_TABLES = ("tags", "slices", "notes", "run_history", "label_history")
+STATE_TABLES = ("tags", "tag_events", "slices", "notes", "run_history", "label_history")
 
 
 class StoreError(RuntimeError):

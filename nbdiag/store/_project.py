@@ -29,14 +29,8 @@ def _now() -> pd.Timestamp:
 
 
 def resolve_ids(ds: DatasetCore, items: Any, level: str | None) -> tuple[list[Hashable], str]:
-    """``ds._ids_from``, but when ids match neither table the error speaks of samples (the
-    usual intent) rather than of objects."""
-    try:
-        return ds._ids_from(items, level)
-    except ValueError as exc:
-        if level is None and "unknown object ids" in str(exc):
-            return ds._ids_from(items, "sample")
-        raise
+    """``ds._ids_from``: ids, a boolean mask or a DataFrame as ids and their level."""
+    return ds._ids_from(items, level)
 
 
 # ---------------------------------------------------------------------- binding

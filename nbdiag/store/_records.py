@@ -6,20 +6,38 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 
-from ._codec import decode_id, encode_id, from_iso, iso
+from ._codec import decode_id, encode_id, encode_ids, from_iso, iso, now
 from ._db import Database
+from ._tag_log import replay_tags
 
 
-def tag_values(rows: pd.DataFrame) -> Iterable[tuple[str, str, str, str]]:
-    return (
-        (lv, t, encode_id(i), iso(c))
-        for i, t, lv, c in zip(rows["id"], rows["tag"], rows["level"], rows["created"], strict=True)
-    )
+def tag_events(rows: pd.DataFrame, op: str = "+") -> list[tuple[str, str, str, str, str]]:
+    """``(op, level, tag, created, ids as a JSON array)``, one per (tag, level, time) of
+    ``rows`` (``id, tag, level`` and, for additions, ``created``): a batch of 100k tags is one
+    database row, written in one transaction."""
+    if not len(rows):
+        return []
+    keys = ["tag", "level", "created"] if op == "+" else ["tag", "level"]
+    out = []
+    for key, group in rows.groupby(keys, sort=False):
+        tag, level = key[0], key[1]
+        created = iso(key[2]) if op == "+" else iso(now())
+        out.append((op, level, tag, created, ids_json(group["id"])))
+    return out
+
+
+def ids_json(ids: Any) -> str:
+    """Ids as one JSON array (``5`` and ``"5"`` stay distinct); str, int or float only."""
+    values = pd.Index(ids)
+    if pd.api.types.is_integer_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return "[" + ",".join(values.astype(str)) + "]"
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return json.dumps(values.tolist())  # one call of the C encoder
+    return "[" + ",".join(encode_ids(values)) + "]"
 
 
 def _ids_text(ids: Any) -> str | None:
@@ -35,44 +53,31 @@ class Records(Database):
 
     # ------------------------------------------------------------------ tags
     def add_tags(self, rows: pd.DataFrame) -> None:
-        """Commit tag rows (``id, tag, level, created``); existing ones are kept."""
-        values = list(tag_values(rows))
+        """Commit tag rows (``id, tag, level, created``) as one event per batch."""
+        events = tag_events(rows, "+")
         with self.transaction() as cur:
-            self._insert_tags(cur, values)
+            self._insert_tag_events(cur, events)
 
     @staticmethod
-    def _insert_tags(cur: sqlite3.Cursor, values: Iterable[tuple[str, str, str, str]]) -> None:
-        cur.executemany("INSERT OR IGNORE INTO tags VALUES (?, ?, ?, ?)", values)
+    def _insert_tag_events(cur: sqlite3.Cursor, events: list[tuple[str, ...]]) -> None:
+        cur.executemany(
+            "INSERT INTO tag_events (op, level, tag, created, ids) VALUES (?, ?, ?, ?, ?)", events
+        )
 
     def remove_tags(self, rows: pd.DataFrame) -> None:
-        values = [
-            (lv, t, encode_id(i))
-            for i, t, lv in zip(rows["id"], rows["tag"], rows["level"], strict=True)
-        ]
+        """Commit the removal of tag rows (``id, tag, level``)."""
+        events = tag_events(rows, "-")
         with self.transaction() as cur:
-            cur.executemany("DELETE FROM tags WHERE level=? AND tag=? AND id=?", values)
+            self._insert_tag_events(cur, events)
 
     def load_tags(self) -> pd.DataFrame:
-        """The committed tags, in the order they were made (dtypes as ``Dataset.tag`` makes)."""
-        rows = self._query("SELECT id, tag, level, created FROM tags ORDER BY rowid")
-        created = pd.to_datetime([r[3] for r in rows], utc=True, format="ISO8601")
-        if not rows:
-            return pd.DataFrame(
-                {
-                    "id": pd.Series(dtype=object),
-                    "tag": pd.Series(dtype=str),
-                    "level": pd.Series(dtype=str),
-                    "created": pd.Series(dtype="datetime64[ns, UTC]"),
-                }
-            )
-        return pd.DataFrame(
-            {
-                "id": [decode_id(r[0]) for r in rows],
-                "tag": [r[1] for r in rows],
-                "level": [r[2] for r in rows],
-                "created": created,
-            }
+        """The committed tags, in the order they were made (dtypes as ``Dataset.tag`` makes):
+        rows of the per-id table older stores wrote, then the events replayed in order."""
+        legacy = self._query("SELECT id, tag, level, created FROM tags ORDER BY rowid")
+        events = self._query(
+            "SELECT op, level, tag, created, ids FROM tag_events ORDER BY event_id"
         )
+        return replay_tags(legacy, events)
 
     # ------------------------------------------------------------------ slices
     def put_slice(self, record: dict[str, Any]) -> None:

@@ -37,7 +37,7 @@ from . import _atomic
 from ._db import DB_NAME, FORMAT_VERSION, STATE_TABLES, StoreError, note_failure, resolve
 from ._files import DATA_DIR, collect_garbage, discard, manifest_files, read_dataset, write_files
 from ._history import History
-from ._records import Records, tag_values
+from ._records import Records, tag_events
 
 if TYPE_CHECKING:
     from ..core import DatasetCore
@@ -132,7 +132,7 @@ class Store(Records, History):
     def __repr__(self) -> str:
         try:
             m = self.manifest() or {}
-            n_tags = self._conn.execute("SELECT COUNT(*) FROM tags").fetchone()[0]
+            n_tags = len(self.load_tags())
             n_runs = self._conn.execute("SELECT COUNT(*) FROM run_history").fetchone()[0]
         except sqlite3.Error:
             return f"Store({os.fspath(self.root)!r}, closed)"
@@ -233,7 +233,7 @@ class Store(Records, History):
     def _replace_state(self, cur: sqlite3.Cursor, ds: DatasetCore, state: Any) -> None:
         for table in STATE_TABLES:
             cur.execute(f"DELETE FROM {table}")  # fixed table names
-        self._insert_tags(cur, list(tag_values(ds._tags)))
+        self._insert_tag_events(cur, tag_events(ds._tags, "+"))
         for record in state.list_slices():
             self._insert_slice(cur, record)
         for note in state.list_notes():

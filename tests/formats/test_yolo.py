@@ -365,7 +365,7 @@ def test_prediction_folder_errors_name_the_file(yolo_root, tmp_path):
 
 # ---------------------------------------------------------------------- writing
 def _files(ds):
-    return {i: (None if p is None else os.path.abspath(p)) for i, p in ds.samples["path"].items()}
+    return {i: (None if pd.isna(p) else os.path.abspath(p)) for i, p in ds.samples["path"].items()}
 
 
 def test_write_then_read_gives_the_same_boxes_classes_and_ids(yolo_root, tmp_path):

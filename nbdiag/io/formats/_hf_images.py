@@ -21,8 +21,7 @@ import pyarrow as pa
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ...core import ImageLoadError
-from .._probe import PROGRESS_MIN_FILES, probe_files, progress_bar
-from ..coco import AUTO_HEADER_LIMIT
+from .._probe import AUTO_HEADER_LIMIT, PROGRESS_MIN_FILES, probe_files, progress_bar
 
 #: rows read from the Arrow data at a time
 BATCH_ROWS = 1024

@@ -24,7 +24,6 @@ import pandas as pd
 
 from ...core import new_dataset
 from .._probe import probe_mode, probe_samples
-from ..coco import AUTO_HEADER_LIMIT
 
 if TYPE_CHECKING:
     from ...core import DatasetCore
@@ -214,10 +213,7 @@ def to_dataset(
 
     samples = table.drop(columns=["file_name", "nbdiag_id", "what"]).set_index("id")
     samples.index.name = "id"
-    if check_images == "auto":  # as from_coco: headers of up to so many images, else existence
-        mode = "header" if len(samples) <= AUTO_HEADER_LIMIT else "exists"
-    else:
-        mode = probe_mode(check_images)
+    mode = probe_mode(check_images, len(samples))
     samples = probe_samples(samples, mode, progress, desc=f"checking {name} images")
 
     width = samples["width"].to_numpy(float)[boxes["image"].to_numpy()] if len(boxes) else []
