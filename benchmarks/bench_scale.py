@@ -2,23 +2,25 @@
 
 Run from the repository root::
 
-    python -m benchmarks.bench_scale                 # 1M samples
-    python -m benchmarks.bench_scale --sizes 10000 100000 1000000
+    python -m benchmarks.bench_scale                 # 1M samples, integer and text ids
+    python -m benchmarks.bench_scale --sizes 10000 100000 1000000 --ids int
 
 For each size, a seeded dataset is built the way a new user would: a DataFrame with a ``path``
-column (files absent, as on a remote mount that is not there), 10 classes, then 20 float metric
-columns, a 10-class classification run and a 2-D embedding are added and 3 tags of 100k ids
-(10% of the samples when fewer) are set. Measured:
+column (files absent, as on a remote mount that is not there), 10 classes, default arguments;
+then 20 float metric columns, a 10-class classification run (float32 probabilities) and a 2-D
+embedding are added and 3 tags of 100k ids (10% of the samples when fewer) are set. Sample ids
+are integers (as COCO's) or text (as ``from_folder``'s relative paths). Measured:
 
-- **ingest**: ``Dataset.from_dataframe`` with ``probe_images=False`` and with the default
-  probing (the latter on at most 200k rows and scaled per row: at 1M it takes minutes today);
+- **ingest**: ``Dataset.from_dataframe`` with the default probing (``"auto"``: existence of
+  every file from one directory listing per folder beyond 20k files) and with
+  ``probe_images=False``;
 - **RSS above the import baseline** once everything is added (target: <= 400 MB at 1M);
-- **tag / untag / tagged / select -> .selected** of the ids (target: each <= 0.3 s, and within
-  3x of ``pd.Index.get_indexer`` on the same ids without a store);
+- **tag / untag / tagged / select -> .selected** of the ids without a store, next to
+  ``pd.Index.get_indexer`` on the same ids (target: within 3x), and with the dataset saved to a
+  store, where every tag is committed before it returns (target: each <= 0.3 s);
 - **scatter payload** bytes per point (target: <= 9).
 
-Results: ``benchmarks/results/bench_scale.json``. No store is attached here; the durable (kill -9
-safe) variant is still to be measured.
+Results: ``benchmarks/results/bench_scale.json``.
 """
 
 from __future__ import annotations
@@ -31,8 +33,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-PROBE_ROWS_MAX = 200_000
 
 
 def _rss_mb() -> float:
@@ -49,7 +49,26 @@ def _timed(fn):  # type: ignore[no-untyped-def]
     return time.perf_counter() - t, out
 
 
-def run(n: int, seed: int = 0) -> dict[str, float]:
+def _frame(n: int, ids: str, rng: np.random.Generator) -> pd.DataFrame:
+    index = (
+        np.arange(n)
+        if ids == "int"
+        else pd.Index([f"train/c{i % 10}/img_{i:07d}.jpg" for i in range(n)], dtype=object)
+    )
+    return pd.DataFrame(
+        {
+            "id": index,
+            "path": [f"/nonexistent/nbdiag-bench/img_{i:07d}.jpg" for i in range(n)],
+            "label": rng.integers(0, 10, n),
+            "width": 640,
+            "height": 480,
+        }
+    )
+
+
+def run(n: int, ids: str = "int", seed: int = 0) -> dict[str, float | str]:
+    import tempfile
+
     import nbdiag
     from nbdiag.widgets import Scatter
 
@@ -57,23 +76,12 @@ def run(n: int, seed: int = 0) -> dict[str, float]:
     base = _rss_mb()
     rng = np.random.default_rng(seed)
     names = [f"c{i}" for i in range(10)]
-    frame = pd.DataFrame(
-        {
-            "id": np.arange(n),
-            "path": [f"/nonexistent/nbdiag-bench/img_{i:07d}.jpg" for i in range(n)],
-            "label": rng.integers(0, 10, n),
-            "width": 640,
-            "height": 480,
-        }
+    frame = _frame(n, ids, rng)
+    out: dict[str, float | str] = {"samples": n, "ids": ids}
+    out["ingest_default_s"], ds = _timed(
+        lambda: nbdiag.Dataset.from_dataframe(frame, class_names=names, progress=False)
     )
-    out: dict[str, float] = {"samples": n}
-    probe_n = min(n, PROBE_ROWS_MAX)
-    t, _ = _timed(lambda: nbdiag.Dataset.from_dataframe(frame.head(probe_n), class_names=names))
-    out["ingest_default_s_per_1M"] = t / probe_n * 1_000_000
-    t, ds = _timed(
-        lambda: nbdiag.Dataset.from_dataframe(frame, class_names=names, probe_images=False)
-    )
-    out["ingest_no_probe_s"] = t
+    out["missing_flagged"] = int((ds.samples["issues"] == "missing_file").sum())
     frame = None  # let it go before memory is measured
     for k in range(20):
         ds.samples[f"m{k}"] = rng.random(n)
@@ -85,12 +93,15 @@ def run(n: int, seed: int = 0) -> dict[str, float]:
     out["set_embeddings_s"], _ = _timed(lambda: ds.set_embeddings(emb))
     emb = None
     k = min(100_000, n // 10)
-    ids = rng.choice(n, k, replace=False)
+    chosen = ds.samples.index[rng.choice(n, k, replace=False)]
+    tag_ids = chosen.to_numpy() if ids == "int" else chosen.tolist()  # as users hold them
+    ds.samples.index.get_indexer(tag_ids[:10])  # pandas builds its hash table once
+    out["get_indexer_s"], _ = _timed(lambda: ds.samples.index.get_indexer(tag_ids))
     for tag in ("a", "b", "c"):
-        out[f"tag_{tag}_s"], _ = _timed(lambda tag=tag: ds.tag(ids, tag))
+        out[f"tag_{tag}_s"], _ = _timed(lambda tag=tag: ds.tag(tag_ids, tag))
     out["tagged_s"], _ = _timed(lambda: ds.tagged("a"))
-    out["untag_s"], _ = _timed(lambda: ds.untag(ids, "c"))
-    out["get_indexer_s"], _ = _timed(lambda: ds.samples.index.get_indexer(ids))
+    out["untag_s"], _ = _timed(lambda: ds.untag(tag_ids, "c"))
+    out["tag_vs_get_indexer"] = float(out["tag_a_s"]) / float(out["get_indexer_s"])
     gc.collect()
     out["rss_above_import_mb"] = _rss_mb() - base
     ds.samples["embedding_x"] = ds.samples["m0"]
@@ -99,20 +110,48 @@ def run(n: int, seed: int = 0) -> dict[str, float]:
     out["scatter_bytes_per_point"] = scatter.payload_bytes() / n
 
     def select() -> int:
-        scatter.select(ids)
+        scatter.select(tag_ids)
         return len(scatter.selected)
 
     out["select_selected_s"], _ = _timed(select)
+    with tempfile.TemporaryDirectory() as tmp:  # durable: the tags committed to a store
+        out["save_s"], _ = _timed(lambda: ds.save(Path(tmp) / "project"))
+        out["stored_tag_s"], _ = _timed(lambda: ds.tag(tag_ids, "d"))
+        out["stored_tagged_s"], _ = _timed(lambda: ds.tagged("d"))
+        out["stored_untag_s"], _ = _timed(lambda: ds.untag(tag_ids, "d"))
+        out["stored_select_selected_s"], _ = _timed(select)
+        out["open_s"], again = _timed(lambda: nbdiag.open(Path(tmp) / "project"))
+        assert len(again.tagged("a")) == k and len(again.tagged("d")) == 0
+    out["ingest_no_probe_s"], _ = _timed(
+        lambda: nbdiag.Dataset.from_dataframe(
+            _frame(n, ids, rng), class_names=names, probe_images=False
+        )
+    )
     return out
 
 
 def main(argv: list[str] | None = None) -> None:
+    import subprocess
+    import sys
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--ids", choices=["int", "str", "both"], default="both")
+    parser.add_argument("--one", action="store_true", help="one size and id kind, in-process")
     args = parser.parse_args(argv if argv is not None else [])
-    rows = [run(n) for n in args.sizes]
-    for row in rows:
-        print(json.dumps({k: round(v, 4) for k, v in row.items()}))
+    if args.one:  # a child: its RSS is its own
+        print(json.dumps(run(args.sizes[0], args.ids)))
+        return
+    kinds = ["int", "str"] if args.ids == "both" else [args.ids]
+    rows = []
+    for kind in kinds:
+        for n in args.sizes:
+            cmd = [sys.executable, "-m", "benchmarks.bench_scale", "--one"]
+            cmd += ["--sizes", str(n), "--ids", kind]
+            done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in rows[-1].items()}
+            print(json.dumps(shown), flush=True)
     results = Path(__file__).resolve().parent / "results"
     results.mkdir(exist_ok=True)
     (results / "bench_scale.json").write_text(json.dumps(rows, indent=2) + "\n")

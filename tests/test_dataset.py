@@ -385,3 +385,19 @@ def test_a_dataset_pickles_and_deep_copies_for_worker_processes(tmp_path):
     ds.save(tmp_path / "p")
     detached = pickle.loads(pickle.dumps(ds))  # a copy never writes to the original's store
     assert getattr(detached, "_store", None) is None
+
+
+def test_float32_probabilities_stay_float32_and_evaluate_without_warnings(recwarn):
+    from sklearn.metrics import log_loss
+
+    rng = np.random.default_rng(0)
+    p = rng.random((200, 3)).astype(np.float32)
+    p /= p.sum(1, keepdims=True)
+    labels = rng.integers(0, 3, 200)
+    ds = Dataset(pd.DataFrame({"label": labels}), class_names=["a", "b", "c"])
+    run = ds.add_run("m", p)
+    assert (run.probabilities.dtypes == np.float32).all()  # half the memory of float64
+    p64 = p.astype(np.float64)
+    expected = log_loss(labels, p64 / p64.sum(1, keepdims=True), labels=[0, 1, 2])
+    assert ds.evaluate("m").log_loss == pytest.approx(expected, rel=1e-12)
+    assert not [w for w in recwarn if "sum to one" in str(w.message)]

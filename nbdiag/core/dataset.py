@@ -373,37 +373,26 @@ class DatasetCore:
         pos, level = self._positions_from(items, level)
         index = self._indexes()[level]
         if self._store is None:
-            return len(self._tag_index.add(tag, level, pos, len(index)))
-        done = self._tag_index.positions(tag, level)
-        fresh = pos if not len(done) else pos[~np.isin(pos, done)]
-        fresh = pd.unique(fresh) if len(fresh) > 1 else fresh
-        if len(fresh):
-            rows = pd.DataFrame(
-                {
-                    "id": pd.Index(index[fresh], dtype=object),
-                    "tag": tag,
-                    "level": level,
-                    "created": pd.Timestamp.now(tz="UTC"),
-                }
-            )
-            self._store.add_tags(rows)  # committed before it shows in memory
-        return len(self._tag_index.add(tag, level, fresh, len(index)))
+            return self._tag_index.add(tag, level, pos, len(index))
+        fresh = self._tag_index.fresh(tag, level, pos)
+        if not len(fresh):
+            return 0
+        created = pd.Timestamp.now(tz="UTC")
+        ids = pd.Index(index[fresh], dtype=object)
+        self._store.add_tags(  # committed before it shows in memory
+            pd.DataFrame({"id": ids, "tag": tag, "level": level, "created": created})
+        )
+        return self._tag_index.add(tag, level, fresh, len(index), created)
 
     def untag(self, items: Any, tag: str, *, level: str | None = None) -> int:
         """Remove ``tag`` from the given items; returns how many tags were removed."""
         pos, level = self._positions_from(items, level)
         if self._store is not None:
-            mask = np.zeros(len(self._indexes()[level]), dtype=bool)
-            mask[self._tag_index.positions(tag, level)] = True
-            hit = pd.unique(pos[mask[pos]]) if len(pos) else pos
+            hit = self._tag_index.tagged_among(tag, level, pos)
             if len(hit):
-                index = self._indexes()[level]
-                self._store.remove_tags(
-                    pd.DataFrame(
-                        {"id": pd.Index(index[hit], dtype=object), "tag": tag, "level": level}
-                    )
-                )
-        return len(self._tag_index.remove(tag, level, pos))
+                ids = pd.Index(self._indexes()[level][hit], dtype=object)
+                self._store.remove_tags(pd.DataFrame({"id": ids, "tag": tag, "level": level}))
+        return self._tag_index.remove(tag, level, pos)
 
     def tagged(self, tag: str, level: str = "sample") -> pd.DataFrame:
         """Rows of ``samples`` (or ``objects``) carrying ``tag``."""

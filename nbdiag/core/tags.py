@@ -48,35 +48,57 @@ class TagIndex:
         self._orphans = empty_frame()
 
     # ------------------------------------------------------------------ changes
-    def add(self, tag: str, level: str, positions: np.ndarray, n_rows: int) -> np.ndarray:
-        """Tag the rows at ``positions`` (of a table of ``n_rows``); return the positions that
-        were not tagged before (first occurrence of each, in the order given)."""
+    def add(
+        self,
+        tag: str,
+        level: str,
+        positions: np.ndarray,
+        n_rows: int,
+        created: pd.Timestamp | None = None,
+    ) -> int:
+        """Tag the rows at ``positions`` (of a table of ``n_rows``); return how many were not
+        tagged before. Vectorised: no hashing of the positions (duplicates are dropped when
+        the rows are listed)."""
         entry = self._tags.get((tag, level))
         if entry is None:
             entry = self._tags[(tag, level)] = _Tag(np.zeros(n_rows, dtype=bool))
         new = positions[~entry.mask[positions]]
-        if len(new) > 1:
-            new = pd.unique(new)
-        if len(new):
-            entry.mask[new] = True
-            entry.batches.append((pd.Timestamp.now(tz="UTC"), new))
-        return new
+        if not len(new):
+            return 0
+        before = np.count_nonzero(entry.mask)
+        entry.mask[new] = True
+        entry.batches.append((created or pd.Timestamp.now(tz="UTC"), new))
+        return int(np.count_nonzero(entry.mask) - before)
 
-    def remove(self, tag: str, level: str, positions: np.ndarray) -> np.ndarray:
-        """Untag the rows at ``positions``; return the positions that were tagged."""
+    def fresh(self, tag: str, level: str, positions: np.ndarray) -> np.ndarray:
+        """The positions among ``positions`` that do not carry ``tag`` yet, each once."""
+        entry = self._tags.get((tag, level))
+        new = positions if entry is None else positions[~entry.mask[positions]]
+        return pd.unique(new) if len(new) > 1 else new
+
+    def tagged_among(self, tag: str, level: str, positions: np.ndarray) -> np.ndarray:
+        """The positions among ``positions`` that carry ``tag``, each once."""
         entry = self._tags.get((tag, level))
         if entry is None:
             return np.empty(0, dtype=np.intp)
         hit = positions[entry.mask[positions]]
-        if len(hit) > 1:
-            hit = pd.unique(hit)
-        if len(hit):
-            entry.mask[hit] = False
-            entry.batches = [(ts, p[entry.mask[p]]) for ts, p in entry.batches]
-            entry.batches = [(ts, p) for ts, p in entry.batches if len(p)]
-            if not entry.batches:
-                del self._tags[(tag, level)]
-        return hit
+        return pd.unique(hit) if len(hit) > 1 else hit
+
+    def remove(self, tag: str, level: str, positions: np.ndarray) -> int:
+        """Untag the rows at ``positions``; return how many carried the tag."""
+        entry = self._tags.get((tag, level))
+        if entry is None:
+            return 0
+        hit = positions[entry.mask[positions]]
+        if not len(hit):
+            return 0
+        before = np.count_nonzero(entry.mask)
+        entry.mask[hit] = False
+        entry.batches = [(ts, p[entry.mask[p]]) for ts, p in entry.batches]
+        entry.batches = [(ts, p) for ts, p in entry.batches if len(p)]
+        if not entry.batches:
+            del self._tags[(tag, level)]
+        return int(before - np.count_nonzero(entry.mask))
 
     def positions(self, tag: str, level: str) -> np.ndarray:
         """Positions of the rows carrying ``tag``, ascending."""
@@ -127,7 +149,7 @@ class TagIndex:
         parts = [
             pd.DataFrame(
                 {
-                    "id": pd.Index(indexes[level][pos], dtype=object),
+                    "id": pd.Index(indexes[level][pd.unique(pos)], dtype=object),
                     "tag": tag,
                     "level": level,
                     "created": ts,

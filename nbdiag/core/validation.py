@@ -165,37 +165,49 @@ def labels_to_names(values: pd.Series, class_names: Sequence[str] | None, where:
     missing values) are indices into them, unless every one of them is also a class name (e.g.
     classes ``["0", "1"]``). Other values become ``str(value)``.
     """
-    out = pd.Series(np.nan, index=values.index, dtype=object)
-    non_null = values.dropna().infer_objects()
-    if not len(non_null):
-        return out
+    # by position throughout: label-based assignment would hash a million text ids per step
+    present = values.notna().to_numpy()
+    out = np.full(len(values), np.nan, dtype=object)
+    if not present.any():
+        return pd.Series(out, index=values.index, dtype=object)
+    non_null = values[present].infer_objects()
     if pd.api.types.is_numeric_dtype(non_null) and not pd.api.types.is_bool_dtype(non_null):
-        numeric = pd.Series(True, index=non_null.index)
+        numeric = np.ones(len(non_null), dtype=bool)
     elif pd.api.types.is_string_dtype(non_null):  # infers: only strings, also in object arrays
         return values.astype(object).where(values.notna(), np.nan)  # names already (fast path)
     else:
-        numeric = non_null.map(
-            lambda x: (
+        numeric = np.fromiter(
+            (
                 isinstance(x, (int, float, np.integer, np.floating))
                 and not isinstance(x, (bool, np.bool_))
-            )
-        ).astype(bool)
-    codes = pd.to_numeric(non_null[numeric], errors="coerce").astype(float)
-    whole = np.isfinite(codes.to_numpy()) & (codes.to_numpy() == np.round(codes.to_numpy()))
+                for x in non_null.to_numpy(dtype=object)
+            ),
+            dtype=bool,
+            count=len(non_null),
+        )
+    codes = pd.to_numeric(non_null[numeric], errors="coerce").to_numpy(dtype=float)
+    whole = np.isfinite(codes) & (codes == np.round(codes))
+    at = np.flatnonzero(numeric)[whole]  # positions in non_null of whole-number labels
     codes = codes[whole].astype(np.int64)
-    as_text = non_null.map(str).astype(object)
-    as_text[codes.index] = codes.astype(str).to_numpy(dtype=object)  # 1.0 -> "1"
+    if len(at) == len(non_null):  # integer labels throughout (1.0 -> "1")
+        as_text = codes.astype(str).astype(object)
+    else:
+        as_text = non_null.map(str).to_numpy(dtype=object)
+        as_text[at] = codes.astype(str).astype(object)
     if (
         class_names is not None
         and len(codes)
-        and not (len(codes) == len(non_null) and as_text.isin(list(class_names)).all())
+        and not (len(codes) == len(non_null) and pd.Index(as_text).isin(list(class_names)).all())
     ):
-        bad = codes[(codes < 0) | (codes >= len(class_names))]
-        if len(bad):
-            rows = ", ".join(f"{show(i)} ({c})" for i, c in list(bad.items())[:5])
+        bad = (codes < 0) | (codes >= len(class_names))
+        if bad.any():
+            ids = non_null.index[at[bad]]
+            rows = ", ".join(
+                f"{show(i)} ({c})" for i, c in list(zip(ids, codes[bad], strict=True))[:5]
+            )
             raise ValueError(
                 f"unknown class index in {where}: {rows}; there are {len(class_names)} classes"
             )
-        as_text[codes.index] = np.asarray(class_names, dtype=object)[codes.to_numpy()]
-    out[non_null.index] = as_text.to_numpy(dtype=object)
-    return out
+        as_text[at] = np.asarray(class_names, dtype=object)[codes]
+    out[present] = as_text
+    return pd.Series(out, index=values.index, dtype=object)

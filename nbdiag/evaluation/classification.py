@@ -154,6 +154,8 @@ class ClassificationEvaluation:
     def log_loss(self) -> float:
         """Mean cross-entropy of the true labels (nats)."""
         p = self._require_probs("log loss")
+        if (self.probabilities.dtypes == np.float32).any():  # type: ignore[union-attr]
+            p = p / p.sum(axis=1, keepdims=True)  # float32 rows sum to 1 only to that precision
         return float(skm.log_loss(self.y_true, p, labels=self._labels))
 
     def confusion_matrix(self, normalize: Normalize = None) -> pd.DataFrame:

@@ -10,8 +10,10 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from ..core._tables import missing
+from ..core._tables import as_paths
 from ..core.images import ImageInfo, probe_image
 
 T = TypeVar("T")
@@ -51,33 +53,43 @@ def probe_mode(value: bool | str | None, n: int | None = None) -> ProbeMode:
     )
 
 
-def existing_files(paths: Sequence[str | None]) -> np.ndarray:
+def existing_files(paths: Sequence[str | None] | pd.Series) -> np.ndarray:
     """Which paths name an existing file, by one directory listing per parent folder (not one
     ``stat`` per file: a million absent or remote files take about a second, not minutes)."""
     n = len(paths)
     out = np.zeros(n, dtype=bool)
     if n == 0:
         return out
+    col = _as_text(paths)
     if os.sep != "/" or os.altsep:  # Windows: two separators, drive letters
-        return np.array([p is not None and os.path.isfile(p) for p in paths], dtype=bool)
-    col = pd.Series(paths, dtype="str")
-    present = col.notna().to_numpy()
-    if not present.any():
+        return np.array([isinstance(p, str) and os.path.isfile(p) for p in col], dtype=bool)
+    text = pa.array(col.array)  # the column's own Arrow buffers: no Python strings made
+    if text.null_count == len(text):
         return out
-    parts = col[present].str.rpartition("/")
-    parents = parts[0].where(parts[1] == "/", ".")  # a bare name lives in the working folder
+    # the parent folder of each path, by one vectorised regex ("." for a bare name)
+    parents = pc.replace_substring_regex(text, pattern="/[^/]*$", replacement="")
+    bare = pc.invert(pc.match_substring(text, "/"))
+    parents = pc.if_else(bare, pa.scalar("."), parents)
+    parents = pc.if_else(pc.equal(parents, ""), pa.scalar("/"), parents)  # "/x.jpg"
     listed: list[str] = []
-    for parent in pd.unique(parents.to_numpy(dtype=object)):
+    for parent in pc.drop_null(pc.unique(parents)).to_pylist():
         listed.extend(_files_in(parent))
-    out[present] = col[present].isin(pd.Index(listed, dtype="str")).to_numpy()
-    return out
+    found = pc.is_in(text, value_set=pa.array(listed, type=text.type))
+    return pc.fill_null(found, False).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _as_text(paths: Sequence[str | None] | pd.Series) -> pd.Series:
+    """Paths as an Arrow-backed text column (NaN for none), positionally indexed."""
+    if isinstance(paths, pd.Series):
+        return as_paths(paths).reset_index(drop=True)
+    return as_paths(pd.Series(list(paths), dtype=object))
 
 
 def _files_in(folder: str) -> list[str]:
     """Paths (as ``folder + "/" + name``) of the files in ``folder``; none if it is absent."""
-    prefix = "" if folder == "." else ("/" if folder == "" else folder + "/")
+    prefix = "" if folder == "." else ("/" if folder == "/" else folder + "/")
     try:
-        with os.scandir(folder or "/") as entries:
+        with os.scandir(folder) as entries:
             return [prefix + e.name for e in entries if e.is_file()]
     except (FileNotFoundError, NotADirectoryError):
         return []
@@ -86,7 +98,7 @@ def _files_in(folder: str) -> list[str]:
 
 
 def probe_files(
-    paths: Sequence[str | None],
+    paths: Sequence[str | None] | pd.Series,
     mode: ProbeMode = "decode",
     progress: bool | None = None,
     desc: str = "checking images",
@@ -106,18 +118,19 @@ def probe_files(
     issues = np.full(n, "", dtype=object)
     if mode == "none" or n == 0:
         return width, height, issues
-    exists = existing_files(paths)
-    has_path = np.fromiter((p is not None for p in paths), dtype=bool, count=n)
+    col = _as_text(paths)
+    exists = existing_files(col)
+    has_path = col.notna().to_numpy()
     # a file the listing did not show may still open (e.g. a folder that cannot be listed)
     unlisted = np.flatnonzero(has_path & ~exists)
     if len(unlisted) and len(unlisted) <= 64:
-        exists[unlisted] = [os.path.isfile(paths[i]) for i in unlisted]  # type: ignore[arg-type]
+        exists[unlisted] = [os.path.isfile(col.iloc[i]) for i in unlisted]
     issues[has_path & ~exists] = "missing_file"
     if mode == "exists":
         return width, height, issues
     todo = np.flatnonzero(exists)
     show = len(todo) >= PROGRESS_MIN_FILES if progress is None else bool(progress)
-    files = [paths[i] for i in todo]
+    files = col.iloc[todo].tolist()
     fn = partial(_probe_chunk, decode=mode == "decode")
     infos: list[ImageInfo] = []
     with progress_bar(len(files), desc, show, unit="img") as bar:
@@ -183,8 +196,7 @@ def probe_samples(
     old = out["issues"].fillna("").astype(str).to_numpy(dtype=object) if "issues" in out else None
     if "path" not in out or mode == "none":
         return out
-    paths = [None if missing(p) else os.fspath(p) for p in out["path"].to_numpy(dtype=object)]
-    w, h, issues = probe_files(paths, mode, progress, desc)
+    w, h, issues = probe_files(as_paths(out["path"]), mode, progress, desc)
     given_w, given_h = out["width"].to_numpy(), out["height"].to_numpy()
     with np.errstate(invalid="ignore"):
         mismatch = (np.isfinite(given_w) & np.isfinite(w) & (given_w != w)) | (
@@ -194,7 +206,10 @@ def probe_samples(
     out["width"] = np.where(np.isfinite(given_w), given_w, w)
     out["height"] = np.where(np.isfinite(given_h), given_h, h)
     if old is not None:
-        both = (old != "") & (issues != "")
-        issues = np.where(both, old + "," + issues, np.where(old != "", old, issues))
+        had = old != ""
+        both = had & (issues != "")
+        merged = np.where(had, old, issues)
+        merged[both] = old[both] + "," + issues[both]
+        issues = merged
     out["issues"] = issues
     return out
