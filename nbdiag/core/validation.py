@@ -158,6 +158,18 @@ def check_boxes(
         )
 
 
+def _check_class_indices(
+    codes: np.ndarray, at: np.ndarray, ids: pd.Index, class_names: Sequence[str], where: str
+) -> None:
+    bad = (codes < 0) | (codes >= len(class_names))
+    if bad.any():
+        shown = list(zip(ids[at[bad]], codes[bad], strict=True))[:MAX_LISTED]
+        rows = ", ".join(f"{show(i)} ({c})" for i, c in shown)
+        raise ValueError(
+            f"unknown class index in {where}: {rows}; there are {len(class_names)} classes"
+        )
+
+
 def labels_to_names(values: pd.Series, class_names: Sequence[str] | None, where: str) -> pd.Series:
     """Labels as class-name strings (object dtype, NaN for missing).
 
@@ -189,25 +201,20 @@ def labels_to_names(values: pd.Series, class_names: Sequence[str] | None, where:
     whole = np.isfinite(codes) & (codes == np.round(codes))
     at = np.flatnonzero(numeric)[whole]  # positions in non_null of whole-number labels
     codes = codes[whole].astype(np.int64)
-    if len(at) == len(non_null):  # integer labels throughout (1.0 -> "1")
-        as_text = codes.astype(str).astype(object)
+    if len(at) == len(non_null):  # integer labels throughout: decide on the distinct values
+        inverse, uniq = pd.factorize(codes)
+        uniq_text = uniq.astype(str).astype(object)  # 1.0 -> "1"
+        names_already = class_names is None or pd.Index(uniq_text).isin(list(class_names)).all()
+        if names_already:
+            as_text = uniq_text[inverse]
+        else:
+            _check_class_indices(codes, at, non_null.index, class_names, where)
+            as_text = np.asarray(class_names, dtype=object)[codes]
     else:
         as_text = non_null.map(str).to_numpy(dtype=object)
         as_text[at] = codes.astype(str).astype(object)
-    if (
-        class_names is not None
-        and len(codes)
-        and not (len(codes) == len(non_null) and pd.Index(as_text).isin(list(class_names)).all())
-    ):
-        bad = (codes < 0) | (codes >= len(class_names))
-        if bad.any():
-            ids = non_null.index[at[bad]]
-            rows = ", ".join(
-                f"{show(i)} ({c})" for i, c in list(zip(ids, codes[bad], strict=True))[:5]
-            )
-            raise ValueError(
-                f"unknown class index in {where}: {rows}; there are {len(class_names)} classes"
-            )
-        as_text[at] = np.asarray(class_names, dtype=object)[codes]
+        if class_names is not None and len(codes):
+            _check_class_indices(codes, at, non_null.index, class_names, where)
+            as_text[at] = np.asarray(class_names, dtype=object)[codes]
     out[present] = as_text
     return pd.Series(out, index=values.index, dtype=object)
