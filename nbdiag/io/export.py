@@ -167,11 +167,11 @@ def _na(x: Any) -> bool:
 def _sample_ids(ds: DatasetCore, items: Any) -> list[Hashable]:
     if items is None:
         return list(ds.samples.index)
-    from ..store._project import resolve_ids
-
-    ids, level = resolve_ids(ds, items, None)
+    pos, level = ds._positions_from(items, None)
     if level == "object":
-        ids = list(ds.objects.loc[ids, "sample_id"])
+        ids = ds.objects["sample_id"].to_numpy(dtype=object)[pos].tolist()
+    else:
+        ids = ds.samples.index[pos].tolist()
     out = list(dict.fromkeys(ids))
     if not out:
         raise ValueError("nothing to export: the selection is empty")

@@ -28,11 +28,6 @@ def _now() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC")
 
 
-def resolve_ids(ds: DatasetCore, items: Any, level: str | None) -> tuple[list[Hashable], str]:
-    """``ds._ids_from``: ids, a boolean mask or a DataFrame as ids and their level."""
-    return ds._ids_from(items, level)
-
-
 # ---------------------------------------------------------------------- binding
 def open_dataset(path: str | os.PathLike[str]) -> DatasetCore:
     """Load the dataset saved in a project folder, bound to it.
@@ -261,7 +256,7 @@ def save_slice(
         _run_query(ds, name, query, lv)  # validate now, with an error naming the slice
         record.update(level=lv, kind="query", query=query, ids=None)
     else:
-        ids, lv = resolve_ids(ds, items, level)
+        ids, lv = ds._ids_from(items, level)
         record.update(level=lv, kind="ids", query=None, ids=list(dict.fromkeys(ids)))
     state_of(ds).put_slice(record)
     return slice_rows(ds, name)
@@ -322,7 +317,7 @@ def add_note(ds: DatasetCore, text: str, items: Any = None, *, level: str | None
     ids: list[Hashable] | None = None
     lv: str | None = None
     if items is not None:
-        ids, lv = resolve_ids(ds, items, level)
+        ids, lv = ds._ids_from(items, level)
     return state_of(ds).add_note({"text": text, "level": lv, "ids": ids, "created": _now()})
 
 
