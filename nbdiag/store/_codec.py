@@ -255,6 +255,40 @@ def write_arrays_by_id(
     return name
 
 
+def mmap_npz_member(path: Path, key: str) -> np.ndarray:
+    """Array ``key`` of an uncompressed ``.npz`` (as :func:`write_arrays` writes them),
+    memory-mapped read-only: a 10M x 512 embedding is paged in as it is used, not read whole.
+    Falls back to reading it when the member is compressed."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(f"{key}.npy")
+        if info.compress_type != zipfile.ZIP_STORED:
+            with np.load(path, allow_pickle=False) as z:
+                return z[key]
+    with open(path, "rb") as f:
+        f.seek(info.header_offset)
+        local = f.read(30)  # the local file header: its name and extra field lengths follow
+        name_len = int.from_bytes(local[26:28], "little")
+        extra_len = int.from_bytes(local[28:30], "little")
+        f.seek(info.header_offset + 30 + name_len + extra_len)
+        version = np.lib.format.read_magic(f)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, fortran, dtype = read_header(f)
+        offset = f.tell()
+    if dtype.hasobject:
+        raise ValueError(f"{path.name}: {key} holds Python objects; it cannot be memory-mapped")
+    if not shape or int(np.prod(shape)) == 0:
+        return np.zeros(shape, dtype=dtype)
+    return np.memmap(
+        path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C"
+    )
+
+
 def read_arrays_by_id(data: Path, file: str) -> dict[Hashable, np.ndarray]:
     """What :func:`write_arrays_by_id` wrote, by id."""
     with np.load(data / file, allow_pickle=False) as z:

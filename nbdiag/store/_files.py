@@ -26,6 +26,7 @@ from ._codec import (
     ids_array,
     ids_from_array,
     iso,
+    mmap_npz_member,
     now,
     read_arrays_by_id,
     read_table,
@@ -231,7 +232,7 @@ def _read_embeddings(
     for e in entries:
         with np.load(data / e["file"], allow_pickle=False) as z:
             ids = pd.Index(ids_from_array(z["ids"]))
-            vectors = np.ascontiguousarray(z["vectors"])
+        vectors = mmap_npz_member(data / e["file"], "vectors")  # paged in as used
         store.put(
             Embeddings(ids, vectors, level=e["level"], name=e["name"], meta=e["meta"]),
             activate=active.get(e["level"]) == e["name"],

@@ -141,6 +141,24 @@ def test_embeddings_round_trip(tmp_path):
     assert emb.name == "feat" and emb.meta == {"model": "toy"}
     np.testing.assert_array_equal(emb.vectors, vectors)
     assert list(emb.ids) == list(ds.samples.index)
+    assert isinstance(emb.vectors, np.memmap)  # paged in from the store, not read whole
+
+
+def test_saved_embeddings_are_memory_mapped_and_every_neighbour_query_works(tmp_path):
+    from nbdiag.embeddings._store import get_embeddings, set_embeddings
+
+    ds = classification_ds(40)
+    vectors = np.random.default_rng(0).normal(size=(40, 16)).astype(np.float32)
+    set_embeddings(ds, vectors)
+    expected = ds.similar(ds.samples.index[3], k=5).index.tolist()
+    dups = len(ds.find_duplicates(threshold=0.5))
+    ds.save(tmp_path / "p")
+    again = open_store(tmp_path / "p")
+    assert isinstance(get_embeddings(again).vectors, np.memmap)
+    assert again.similar(again.samples.index[3], k=5).index.tolist() == expected
+    assert len(again.find_duplicates(threshold=0.5)) == dups
+    again.save(tmp_path / "p")  # saving again from mapped vectors: same content, same file
+    np.testing.assert_array_equal(get_embeddings(open_store(tmp_path / "p")).vectors, vectors)
 
 
 def test_tags_are_committed_as_they_are_made(tmp_path):
