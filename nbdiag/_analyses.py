@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .core._tables import add_issues
+from .core.thumbnails import make_thumbnails
 from .embeddings import (
     compute_uniqueness,
     embed,
@@ -66,6 +68,28 @@ class AnalysesMixin:
     def flag_issues(self: DatasetCore, thresholds: dict[str, float] | None = None) -> pd.DataFrame:
         """Re-derive the boolean issue flags from computed metrics with new ``thresholds``."""
         return apply_flags(self, thresholds)
+
+    def make_thumbnails(
+        self: DatasetCore,
+        ids: Any = None,
+        size: int = 128,
+        fmt: str = "WEBP",
+        *,
+        client: Any = None,
+        workers: int | None = None,
+        progress: bool = True,
+    ) -> pd.DataFrame:
+        """Make the thumbnails of many samples (all, or ``ids``) ahead of the views, into the
+        on-disk thumbnail cache: in local worker processes, or on a Dask ``client``'s cluster
+        (workers must see the image files). Files that cannot be decoded are returned (``id``,
+        ``issue``, ``detail``) and recorded in ``samples.issues``, never raised;
+        ``attrs["thumbnails"]`` counts cached / made / failed. See
+        :func:`nbdiag.core.thumbnails.make_thumbnails`."""
+        problems = make_thumbnails(
+            self, ids, size, fmt, client=client, workers=workers, progress=progress
+        )
+        add_issues(self.samples, problems["id"], problems["issue"])
+        return problems
 
     # ------------------------------------------------------------------ breakdowns
     def performance_by(

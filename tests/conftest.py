@@ -12,6 +12,16 @@ from PIL import Image
 EXIF_ORIENTATION = 0x0112
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Metric values and thumbnails go to a temporary folder, not the user's ~/.cache (set in
+    the environment, so kernels started by browser tests inherit it)."""
+    import os
+
+    if not os.environ.get("NBDIAG_TEST_KEEP_CACHE_DIR"):
+        os.environ["NBDIAG_CACHE_DIR"] = str(tmp_path_factory.mktemp("nbdiag-cache"))
+
+
 def _write_image(
     path: str | Path,
     size: tuple[int, int] = (32, 24),

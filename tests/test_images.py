@@ -113,3 +113,15 @@ def test_thumbnail_cache_is_bounded_lru():
     assert cache.get("a") is not None and cache.get("c") is not None
     assert cache.nbytes == 10 and len(cache) == 2
     assert cache.hits == 3 and cache.misses == 1
+
+
+def test_encode_thumbnail_sizes_a_reduced_decode_from_the_full_size():
+    # 1001 x 333 decoded at a quarter scale is 251 x 84: the thumbnail keeps the full image's
+    # proportions (64 x 21), not the rounded reduced ones (64 x 21.4 -> 21)
+    reduced = Image.new("RGB", (251, 84))
+    data = encode_thumbnail(reduced, size=64, full_size=(1001, 333))
+    with Image.open(io.BytesIO(data)) as thumb:
+        assert thumb.size == (64, round(333 * 64 / 1001))
+    tall = encode_thumbnail(Image.new("RGB", (30, 100)), size=200, full_size=(300, 1000))
+    with Image.open(io.BytesIO(tall)) as thumb:  # reduced but still under the target: enlarged
+        assert thumb.size == (60, 200)

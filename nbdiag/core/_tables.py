@@ -67,6 +67,21 @@ def path_of(samples: pd.DataFrame, sample_id: Hashable) -> str | None:
     return None if missing(value) else os.fspath(value)
 
 
+def add_issues(samples: pd.DataFrame, ids: Iterable[Hashable], texts: Iterable[str]) -> None:
+    """Append each ``text`` to the ``issues`` entry of its sample (comma-separated, once):
+    how a pass that decodes images (metrics, thumbnails, embeddings) records what it found."""
+    pairs = [(i, str(x)) for i, x in zip(ids, texts, strict=True) if x]
+    if not pairs or "issues" not in samples.columns:
+        return
+    pos = v.positions_of(pd.Index([i for i, _ in pairs], dtype=object), samples.index)
+    values = samples["issues"].to_numpy(dtype=object, na_value="").copy()
+    for p, (_, text) in zip(pos, pairs, strict=True):
+        parts = [x for x in str(values[p] or "").split(",") if x]
+        if text not in parts:
+            values[p] = ",".join([*parts, text])
+    samples["issues"] = pd.Series(values, index=samples.index).astype(str)
+
+
 def natural_key(name: str) -> tuple[Any, ...]:
     """Sort "2" before "10" while keeping plain names alphabetical."""
     return (0, int(name), "") if name.lstrip("-").isdigit() else (1, 0, name)

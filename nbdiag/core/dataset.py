@@ -20,13 +20,14 @@ from PIL import Image
 from . import _tables as t
 from . import validation as v
 from ._tables import GT
-from .images import ThumbnailCache, array_to_image, encode_thumbnail, load_image
+from .images import ImageLoadError, ThumbnailCache, array_to_image, load_image
 from .label_maps import LabelMaps, semantic_run
 from .label_maps import label_map as _label_map
 from .masks import MASK, flag_empty_masks, masks_column
 from .multilabel import LABELS, labelled, multilabel_run, with_labels
 from .runs import DetectionRun, Run, classification_run
 from .tags import TagIndex
+from .thumbnails import thumbnail_of
 
 
 class DatasetCore:
@@ -215,11 +216,18 @@ class DatasetCore:
         return load_image(path)
 
     def thumbnail(self, sample_id: Hashable, size: int = 128, fmt: str = "WEBP") -> bytes:
-        """Encoded thumbnail (longer side ``size`` px), cached in memory."""
+        """Encoded thumbnail (longer side ``size`` px): from an in-memory LRU, else from the
+        on-disk cache (:mod:`nbdiag.core.thumbnails`), else decoded at reduced scale. A file
+        that cannot be decoded raises :class:`nbdiag.ImageLoadError` and is recorded in
+        ``samples.issues`` (the first pass that decodes an image records what is wrong)."""
         key = (sample_id, size, fmt)
         cached = self._thumbs.get(key)
         if cached is None:
-            cached = encode_thumbnail(self.image(sample_id), size=size, fmt=fmt)
+            try:
+                cached = thumbnail_of(self, sample_id, size, fmt)
+            except ImageLoadError as exc:
+                t.add_issues(self._samples, [sample_id], [exc.reason])
+                raise
             self._thumbs.put(key, cached)
         return cached
 

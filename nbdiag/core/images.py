@@ -149,18 +149,24 @@ def array_to_image(arr: np.ndarray) -> Image.Image:
 
 
 def encode_thumbnail(
-    img: Image.Image, size: int = 128, fmt: str = "WEBP", quality: int = 80
+    img: Image.Image,
+    size: int = 128,
+    fmt: str = "WEBP",
+    quality: int = 80,
+    full_size: tuple[int, int] | None = None,
 ) -> bytes:
     """Encode ``img`` so that its longer side is ``size`` pixels.
 
     Small images (e.g. 8x8 digits) are enlarged with nearest-neighbour so pixels stay crisp;
-    large ones are reduced with a high-quality filter.
+    large ones are reduced with a high-quality filter. ``full_size`` is the original ``(w, h)``
+    when ``img`` was decoded at reduced scale: the thumbnail's size is computed from it, so it
+    is the same as from the full image.
     """
-    w, h = img.size
+    w, h = full_size if full_size is not None else img.size
     scale = size / max(w, h)
     new = (max(1, round(w * scale)), max(1, round(h * scale)))
     resample = Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS
-    thumb = img.resize(new, resample) if new != (w, h) else img
+    thumb = img.resize(new, resample) if new != img.size else img
     buf = io.BytesIO()
     thumb.save(buf, format=fmt, quality=quality)
     return buf.getvalue()

@@ -13,8 +13,9 @@ A user metric in five lines (cached by image content, name and version)::
 ``list_metrics()`` shows every registered metric with its formula.
 """
 
+from ..core.cache_dir import default_cache_dir
 from . import _builtin_image, _builtin_object, _builtin_prediction  # noqa: F401  (register)
-from ._cache import MetricCache, default_cache_dir
+from ._cache import MetricCache
 from ._engine import apply_flags, compute_metrics
 from ._flags import DEFAULT_THRESHOLDS, FLAGS
 from ._hashes import dhash_bits, hamming, phash_bits

@@ -1,10 +1,32 @@
 """Built-in image metrics: one number (or hash) per image, each with its formula.
 
-Notation: R, G, B are pixel values 0..255 of the image reduced (area average) so its longer side
-is at most 512 px (:data:`~nbdiag.metrics._image.WORK_SIDE`); *luma* is ITU-R BT.601
-``Y = 0.299 R + 0.587 G + 0.114 B``; *perceived brightness* per pixel is the HSP model
-``P = sqrt(0.241 R^2 + 0.691 G^2 + 0.068 B^2) / 255`` in [0, 1] (the formula cleanvision
-publishes). Width, height and hashes use the full decoded image (EXIF orientation applied).
+Two analysis resolutions, chosen per metric (the image is area-averaged down to them, never
+enlarged):
+
+- *structure* (``sharpness``, ``blurriness``, ``contrast``, and via 32 x 32 / 9 x 8 reductions
+  ``relative_contrast`` and the perceptual hashes): the luma of the image, area-reduced so its
+  longer side is at most 512 px (:data:`~nbdiag.metrics._image.WORK_SIDE`). Sharpness and blur
+  are scale-dependent (the same photo is sharper when shrunk), so they are measured at this
+  fixed size: a 640 px and a 4000 px copy of a photo score alike. Version 2 takes the luma
+  first and then reduces it (version 1 reduced R, G, B, rounded them to integers and then took
+  the luma): within half a level per pixel, cheaper, and without that rounding noise, which
+  made very smooth (blurred) images look slightly less blurred.
+- *tone and colour* (``brightness``, ``dark_score``, ``light_score``, ``mean_*``,
+  ``colorfulness``, ``color_spread``, ``entropy``, ``low_information_score``): R, G, B of the
+  image area-reduced to at most 256 px a side (:data:`~nbdiag.metrics._image.STATS_SIDE`;
+  images over 512 px by a whole factor, to between 171 and 256 px). Means are unchanged by area
+  averaging (to within 0.003); percentiles, spreads and entropy describe the image as seen at
+  that size, with per-pixel noise averaged away: entropy is lower for noisy images (up to about
+  one bit for a flat noisy image), and a percentile can move where the image's histogram has a
+  gap at that percentile (e.g. when exactly 1% of the pixels form one bright shape). Version 2
+  of these metrics; version 1 read the 512 px image.
+
+Photo-sized JPEGs (1024 px and larger) are decoded straight at reduced scale by libjpeg (DCT
+scaling to at least 512 px), so a large photo is never decoded at full resolution for the
+built-ins. *Luma* is ITU-R BT.601 ``Y = 0.299 R + 0.587 G + 0.114 B``; *perceived brightness*
+per pixel is the HSP model ``P = sqrt(0.241 R^2 + 0.691 G^2 + 0.068 B^2) / 255`` in [0, 1]
+(the formula cleanvision publishes). Width and height are those of the full image (EXIF
+orientation applied).
 """
 
 from __future__ import annotations
@@ -61,46 +83,46 @@ def _aspect_ratio(v: ImageView) -> float:
 
 
 # ---------------------------------------------------------------------- brightness & colour
-@builtin("image", "brightness")
+@builtin("image", "brightness", version="2")
 def _brightness(v: ImageView) -> float:
     """Mean perceived brightness in [0, 1]: the mean over pixels of
     ``sqrt(0.241 R^2 + 0.691 G^2 + 0.068 B^2) / 255`` (HSP colour model)."""
     return float(v.perceived.mean(dtype=np.float64))
 
 
-@builtin("image", "dark_score")
+@builtin("image", "dark_score", version="2")
 def _dark_score(v: ImageView) -> float:
     """99th percentile of perceived brightness (cleanvision's dark score, in [0, 1]; low means
     even the brightest pixels are dim, i.e. a dark image)."""
     return float(v.perceived_quantiles[1])
 
 
-@builtin("image", "light_score")
+@builtin("image", "light_score", version="2")
 def _light_score(v: ImageView) -> float:
     """``1 -`` the 5th percentile of perceived brightness (cleanvision's light score, in
     [0, 1]; low means even the darkest pixels are bright, i.e. a washed-out image)."""
     return float(1.0 - v.perceived_quantiles[0])
 
 
-@builtin("image", "mean_red")
+@builtin("image", "mean_red", version="2")
 def _mean_red(v: ImageView) -> float:
     """Mean of the red channel, ``mean(R) / 255`` in [0, 1]."""
     return _channel_mean(v, 0)
 
 
-@builtin("image", "mean_green")
+@builtin("image", "mean_green", version="2")
 def _mean_green(v: ImageView) -> float:
     """Mean of the green channel, ``mean(G) / 255`` in [0, 1]."""
     return _channel_mean(v, 1)
 
 
-@builtin("image", "mean_blue")
+@builtin("image", "mean_blue", version="2")
 def _mean_blue(v: ImageView) -> float:
     """Mean of the blue channel, ``mean(B) / 255`` in [0, 1]."""
     return _channel_mean(v, 2)
 
 
-@builtin("image", "colorfulness")
+@builtin("image", "colorfulness", version="2")
 def _colorfulness(v: ImageView) -> float:
     """Hasler & Suesstrunk (2003) colourfulness: with ``rg = R - G`` and
     ``yb = (R + G) / 2 - B``, ``sqrt(std(rg)^2 + std(yb)^2) + 0.3 sqrt(mean(rg)^2 +
@@ -116,7 +138,7 @@ def _colorfulness(v: ImageView) -> float:
     return float(np.sqrt(var_rg + var_yb) + 0.3 * np.sqrt(m_rg**2 + m_yb**2))
 
 
-@builtin("image", "color_spread")
+@builtin("image", "color_spread", version="2")
 def _color_spread(v: ImageView) -> float:
     """99th percentile over pixels of ``(max(R, G, B) - min(R, G, B)) / 255`` in [0, 1]: 0
     for a gray image however it is stored (mode L or RGB with R = G = B), small for JPEG
@@ -128,13 +150,13 @@ def _color_spread(v: ImageView) -> float:
 
 
 # ---------------------------------------------------------------------- contrast & information
-@builtin("image", "contrast")
+@builtin("image", "contrast", version="2")
 def _contrast(v: ImageView) -> float:
     """RMS contrast: the standard deviation of luma, ``std(Y) / 255`` in [0, 0.5]."""
     return float(np.sqrt(_mean_var(v.luma)[1]) / 255.0)
 
 
-@builtin("image", "relative_contrast")
+@builtin("image", "relative_contrast", version="2")
 def _relative_contrast(v: ImageView) -> float:
     """Visible structure relative to the brightness headroom: with ``T`` the luma reduced to a
     32 x 32 thumbnail by area averaging (which averages pixel noise away) and ``m = mean(T) /
@@ -146,7 +168,7 @@ def _relative_contrast(v: ImageView) -> float:
     return float(t.std() / (min(m, 1.0 - m) + 0.05))
 
 
-@builtin("image", "entropy")
+@builtin("image", "entropy", version="2")
 def _entropy(v: ImageView) -> float:
     """Mean over R, G, B of the Shannon entropy (bits, 0..8) of the channel's 256-bin
     histogram: ``-sum(p log2 p)``. 0 for a constant image. cleanvision's entropy (PIL's
@@ -158,7 +180,7 @@ def _entropy(v: ImageView) -> float:
     return float(terms.sum(axis=1).mean())
 
 
-@builtin("image", "low_information_score")
+@builtin("image", "low_information_score", version="2")
 def _low_information_score(v: ImageView) -> float:
     """cleanvision's low-information score: ``min(1, 0.1 * (entropy + log2 3))``, i.e. a tenth
     of PIL's entropy of the RGB image, capped at 1 (cleanvision flags below 0.3)."""
@@ -166,7 +188,7 @@ def _low_information_score(v: ImageView) -> float:
 
 
 # ---------------------------------------------------------------------- sharpness & blur
-@builtin("image", "sharpness")
+@builtin("image", "sharpness", version="2")
 def _sharpness(v: ImageView) -> float:
     """Variance of the Laplacian: ``var(L)`` with ``L`` the luma filtered by the 4-neighbour
     kernel ``[[0, 1, 0], [1, -4, 1], [0, 1, 0]]`` (valid pixels only). High for crisp edges
@@ -181,7 +203,7 @@ def _sharpness(v: ImageView) -> float:
     return _mean_var(lap)[1]
 
 
-@builtin("image", "blurriness")
+@builtin("image", "blurriness", version="2")
 def _blurriness(v: ImageView) -> float:
     """Blur effect of Crete-Roffet et al. (2007) in [0, 1] (0 sharp, 1 fully blurred): along
     one axis, ``dY_i = |Y[i+1] - Y[i]|`` are the neighbour differences of the luma and
@@ -220,34 +242,34 @@ def _exact_hash(v: ImageView) -> str:
     identical pixels, whatever their file names or formats (``exact_duplicate``). JPEGs of
     1024 px or more are hashed on their pixels decoded at reduced scale (libjpeg DCT scaling),
     which is as exact for identical files and several times cheaper."""
-    pixels = v.hash_pixels
-    h = hashlib.sha256(f"{pixels.shape}|{v.width}x{v.height}".encode())
-    h.update(np.ascontiguousarray(pixels).data)
+    shape, data = v.hash_bytes
+    h = hashlib.sha256(f"{shape}|{v.width}x{v.height}".encode())
+    h.update(data)
     return h.hexdigest()[:32]
 
 
-@builtin("image", "phash", dtype="str")
+@builtin("image", "phash", version="2", dtype="str")
 def _phash(v: ImageView) -> str:
     """Perceptual hash (64 bit, hex): luma area-reduced to 32 x 32, orthonormal 2-D DCT-II,
     the 8 x 8 lowest frequencies compared with the median of the 63 non-DC ones."""
     return _hashes.to_hex(_hashes.phash_bits(v.luma_reduced((32, 32))))
 
 
-@builtin("image", "dhash", dtype="str")
+@builtin("image", "dhash", version="2", dtype="str")
 def _dhash(v: ImageView) -> str:
     """Difference hash (64 bit, hex): luma area-reduced to 9 x 8 pixels; bit = pixel brighter
     than its left neighbour."""
     return _hashes.to_hex(_hashes.dhash_bits(v.luma_reduced((9, 8))))
 
 
-@builtin("image", "phash_center", dtype="str")
+@builtin("image", "phash_center", version="2", dtype="str")
 def _phash_center(v: ImageView) -> str:
     """pHash of the central 90% (5% cut from each side): matched against other images' full
     ``phash`` it finds copies that were cropped by a few percent."""
     return _hashes.to_hex(_hashes.phash_bits(v.luma_reduced((32, 32), crop=0.05)))
 
 
-@builtin("image", "dhash_center", dtype="str")
+@builtin("image", "dhash_center", version="2", dtype="str")
 def _dhash_center(v: ImageView) -> str:
     """dHash of the central 90% (5% cut from each side); see ``phash_center``."""
     return _hashes.to_hex(_hashes.dhash_bits(v.luma_reduced((9, 8), crop=0.05)))

@@ -28,15 +28,6 @@ CREATE TABLE IF NOT EXISTS files (
 FILE_NAME = "metrics-v1.sqlite"
 
 
-def default_cache_dir() -> Path:
-    """``$NBDIAG_CACHE_DIR``, else ``$XDG_CACHE_HOME/nbdiag``, else ``~/.cache/nbdiag``."""
-    env = os.environ.get("NBDIAG_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "nbdiag"
-
-
 def file_stat(path: str) -> tuple[int, int] | None:
     """(size, mtime_ns) of a file, or None when it cannot be stat'ed."""
     try:

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._cache import MetricCache, default_cache_dir, file_stat
+from ..core._tables import add_issues
+from ..core.cache_dir import default_cache_dir
+from ._cache import MetricCache, file_stat
 from ._executor import Result, Task, _from_cache, run
 from ._flags import FLAG_INPUTS, compute_flags
 from ._image import array_digest
@@ -299,11 +301,4 @@ def _record_issues(ds: DatasetCore, errors: pd.DataFrame) -> None:
     label = np.where(
         rows["metric"].isna(), rows["error"], rows["error"] + ":" + rows["metric"].fillna("")
     )
-    issues = ds.samples["issues"].astype(object).copy()
-    for sid, text in zip(rows["id"], label, strict=True):
-        current = issues.at[sid]
-        parts = [p for p in str(current or "").split(",") if p]
-        if text not in parts:
-            parts.append(text)
-        issues.at[sid] = ",".join(parts)
-    ds.samples["issues"] = issues.astype(str)
+    add_issues(ds.samples, rows["id"], label)

@@ -17,10 +17,17 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..core.images import ImageLoadError, _issue_from_error, _normalise_mode
 
-#: images whose longer side exceeds this are area-downscaled to it for the pixel statistics
-#: (sharpness, blur, contrast, ...), so that scores describe the image as seen at that size
-#: and cost does not grow with megapixels. Width, height and hashes use the full image.
+#: images whose longer side exceeds this are area-downscaled to it for the structure metrics
+#: (sharpness, blurriness, contrast): a fixed analysis resolution, so that these scale-dependent
+#: scores describe the image as seen at that size whatever its pixel count, and cost does not
+#: grow with megapixels. Width, height and the exact hash use the full image.
 WORK_SIDE = 512
+#: the tone and colour statistics (brightness and its percentiles, channel means,
+#: colourfulness, colour spread, entropy) read the working image area-downscaled further so
+#: its longer side is at most this: means are unchanged by area averaging, percentiles and
+#: spreads describe the image as seen at this size (pixel noise averaged away), at a quarter
+#: of the cost.
+STATS_SIDE = 256
 
 
 _EXIF_ORIENTATION = 0x0112
@@ -62,7 +69,8 @@ def decode_bytes(
                 reduced = img.size != (w, h)
             orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
             img.load()
-            img = ImageOps.exif_transpose(img)
+            if orientation in (2, 3, 4, 5, 6, 7, 8):  # (exif_transpose would copy otherwise)
+                img = ImageOps.exif_transpose(img)
             img = _normalise_mode(img)
             rgb = img if img.mode == "RGB" else img.convert("RGB")
     except UnidentifiedImageError as exc:
@@ -134,10 +142,14 @@ def load_source(source: str | os.PathLike[str] | np.ndarray) -> tuple[ImageView,
 class ImageView:
     """One decoded image and its derived arrays, computed on first use and kept.
 
-    ``rgb`` is the full image (``uint8``, ``(H, W, 3)``); ``work`` the same image area-reduced so
-    that its longer side is at most :data:`WORK_SIDE`. Float arrays are ``float32``. A large
-    JPEG may arrive decoded at reduced scale (``reduced``); ``rgb`` then decodes it fully on
-    first use, which the built-in metrics avoid.
+    ``rgb`` is the full image (``uint8``, ``(H, W, 3)``); ``luma`` its luma area-reduced so that
+    its longer side is at most :data:`WORK_SIDE` (the structure metrics); ``stats`` the RGB image
+    area-reduced to at most :data:`STATS_SIDE` (the tone and colour statistics); ``work`` the
+    RGB image at :data:`WORK_SIDE` (for user code; no built-in reads it). Float arrays are
+    ``float32``. A large JPEG may arrive decoded at reduced scale (``reduced``); ``rgb`` then
+    decodes it fully on first use, which the built-in metrics avoid. The built-ins never copy
+    the full image into NumPy either: a 1000 px photo costs one decode, one float luma
+    conversion and resize, one integer box reduction and one hash of its pixels.
     """
 
     def __init__(
@@ -183,6 +195,17 @@ class ImageView:
         return np.asarray(self.reduced) if self.reduced is not None else self.rgb
 
     @cached_property
+    def hash_bytes(self) -> tuple[tuple[int, ...], bytes | memoryview]:
+        """``(shape, raw bytes)`` of :attr:`hash_pixels` (C order, ``uint8`` RGB), read from the
+        decoded image without the extra copy a NumPy view of it costs."""
+        if "hash_pixels" in self.__dict__ or "rgb" in self.__dict__ or "pil" not in self.__dict__:
+            arr = np.ascontiguousarray(self.hash_pixels)
+            return arr.shape, arr.data
+        img = self.reduced if self.reduced is not None else self.pil
+        w, h = img.size
+        return (h, w, 3), img.tobytes()
+
+    @cached_property
     def work_pil(self) -> Image.Image:
         """The working-size image as a PIL RGB image."""
         source = self.reduced if self.reduced is not None else self.pil
@@ -203,13 +226,56 @@ class ImageView:
 
     @cached_property
     def work_f(self) -> np.ndarray:
-        """Working image as float32, 0..255."""
+        """Working image as float32, 0..255 (for user code; no built-in reads it)."""
         return self.work.astype(np.float32)
+
+    @property
+    def _source(self) -> Image.Image:
+        """The image at the resolution it was decoded at (reduced for large JPEGs)."""
+        return self.reduced if self.reduced is not None else self.pil
+
+    @cached_property
+    def stats_pil(self) -> Image.Image:
+        """The image area-reduced so its longer side is at most :data:`STATS_SIDE` (and, from
+        images over twice that, at least two thirds of it: an integer box reduction, which is
+        several times cheaper than a fractional one): what the tone and colour statistics
+        read."""
+        source = self._source
+        sw, sh = source.size
+        side = max(sw, sh)
+        if side <= STATS_SIDE:
+            return source
+        if side > 2 * STATS_SIDE:
+            return source.reduce(-(-side // STATS_SIDE))
+        scale = STATS_SIDE / side
+        size = (max(1, round(sw * scale)), max(1, round(sh * scale)))
+        return source.resize(size, Image.Resampling.BOX)
+
+    @cached_property
+    def stats(self) -> np.ndarray:
+        """The statistics image (:attr:`stats_pil`), ``uint8`` ``(h, w, 3)``."""
+        if self.stats_pil is self.__dict__.get("pil") and "rgb" in self.__dict__:
+            return self.rgb
+        return np.asarray(self.stats_pil)
+
+    @cached_property
+    def stats_f(self) -> np.ndarray:
+        """Statistics image as float32, 0..255."""
+        return self.stats.astype(np.float32)
 
     @cached_property
     def luma_pil(self) -> Image.Image:
-        """Luma as a PIL float ("F") image: ``0.299 R + 0.587 G + 0.114 B`` (ITU-R BT.601)."""
-        return self.work_pil.convert("F")
+        """Luma as a PIL float ("F") image: ``0.299 R + 0.587 G + 0.114 B`` (ITU-R BT.601), of
+        the image area-reduced so its longer side is at most :data:`WORK_SIDE` (luma is taken
+        first, then reduced: one float channel to resample instead of three)."""
+        luma = self._source.convert("F")
+        sw, sh = luma.size
+        side = max(sw, sh)
+        if side <= WORK_SIDE:
+            return luma
+        scale = WORK_SIDE / side
+        size = (max(1, round(sw * scale)), max(1, round(sh * scale)))
+        return luma.resize(size, Image.Resampling.BOX)
 
     @cached_property
     def luma(self) -> np.ndarray:
@@ -219,8 +285,8 @@ class ImageView:
     @cached_property
     def perceived(self) -> np.ndarray:
         """Perceived brightness per pixel, ``sqrt(0.241 R^2 + 0.691 G^2 + 0.068 B^2) / 255``
-        in [0, 1] (the HSP colour model, as cleanvision uses); working size."""
-        f = self.work_f
+        in [0, 1] (the HSP colour model, as cleanvision uses); statistics size."""
+        f = self.stats_f
         return np.sqrt((f * f) @ _HSP_WEIGHTS)
 
     @cached_property
@@ -235,17 +301,17 @@ class ImageView:
 
     @cached_property
     def channel_histograms(self) -> np.ndarray:
-        """256-bin histograms of R, G and B, shape (3, 256), of the working image."""
-        return np.asarray(self.work_pil.histogram(), dtype=np.int64).reshape(3, 256)
+        """256-bin histograms of R, G and B, shape (3, 256), of the statistics image."""
+        return np.asarray(self.stats_pil.histogram(), dtype=np.int64).reshape(3, 256)
 
     @cached_property
     def planes(self) -> np.ndarray:
-        """The working image as contiguous channel planes, ``uint8`` ``(3, h, w)``."""
-        return np.ascontiguousarray(self.work.transpose(2, 0, 1))
+        """The statistics image as contiguous channel planes, ``uint8`` ``(3, h, w)``."""
+        return np.ascontiguousarray(self.stats.transpose(2, 0, 1))
 
     @cached_property
     def chroma(self) -> np.ndarray:
-        """``max(R, G, B) - min(R, G, B)`` per pixel (uint8, working size)."""
+        """``max(R, G, B) - min(R, G, B)`` per pixel (uint8, statistics size)."""
         r, g, b = self.planes
         return np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
 
