@@ -8,6 +8,7 @@ import json
 import sqlite3
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._codec import decode_id, encode_id, encode_ids, from_iso, iso, now
@@ -31,11 +32,13 @@ def tag_events(rows: pd.DataFrame, op: str = "+") -> list[tuple[str, str, str, s
 
 
 def ids_json(ids: Any) -> str:
-    """Ids as one JSON array (``5`` and ``"5"`` stay distinct); str, int or float only."""
+    """Ids as one JSON array (``5`` and ``"5"`` stay distinct); str, int or float only.
+    Whole arrays of integers or of strings are encoded in one vectorised step."""
     values = pd.Index(ids)
-    if pd.api.types.is_integer_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-        return "[" + ",".join(values.astype(str)) + "]"
-    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+    kind = pd.api.types.infer_dtype(values, skipna=False)
+    if kind == "integer":
+        return "[" + ",".join(values.astype(np.int64).astype(str)) + "]"
+    if kind == "string":
         return json.dumps(values.tolist())  # one call of the C encoder
     return "[" + ",".join(encode_ids(values)) + "]"
 
