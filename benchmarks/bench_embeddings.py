@@ -20,6 +20,13 @@ Run from the repository root::
    t-SNE after PCA to 50 dimensions) next to scikit-learn's ``TSNE`` with its defaults, PCA,
    and UMAP (first call incl. numba compilation, then a second call).
 
+4. ``--dask`` (or ``--only dask``): ``embed`` with ``client=`` on a ``LocalCluster`` of 2 worker
+   processes x 1 thread, the digits written as PNG files that the workers read by path, against
+   the same bare ``torch.utils.data.DataLoader`` loop (load the file, the same transform,
+   batches of 64, forward, no grad) split in two halves over a 2-process pool (spawned, 1 torch
+   thread each, like the Dask workers); and in process, ``embed`` against that loop in one
+   process. Warm-up runs (worker start, imports) are not timed; results are checked equal.
+
 Timings are the best of ``--repeat`` runs where repeated; the load averages before and after
 each part are recorded, because other processes on the machine skew every timing. Results:
 ``benchmarks/results/bench_embeddings.json``.
@@ -174,6 +181,155 @@ def bench_embed(repeat: int) -> list[dict[str, Any]]:
     return rows
 
 
+# ---------------------------------------------------------------------------- embed on Dask
+class _FileImages:
+    """The bare loop's map-style dataset: image file -> the transform."""
+
+    def __init__(self, paths: list[str], transform: Any):
+        self.paths, self.transform = paths, transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> Any:
+        from nbdiag.core.images import load_image
+
+        return self.transform(load_image(self.paths[i]))
+
+
+def _bare_dataloader(paths: list[str], model: Any, transform: Any) -> np.ndarray:
+    """What a user would write by hand: a DataLoader over the files, batches of 64."""
+    import torch
+
+    loader = torch.utils.data.DataLoader(_FileImages(paths, transform), batch_size=64)
+    with torch.no_grad():
+        return np.concatenate([model(x).numpy() for x in loader])
+
+
+def _one_torch_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+_POOL_MODELS: dict[str, Any] = {}
+
+
+def _bare_part(kind: str, paths: list[str]) -> np.ndarray:
+    """In a pool process: the bare loop over ``paths`` with the case's model (built once per
+    process from its seed: the models are local classes, which plain pickle cannot send)."""
+    import torch
+
+    from nbdiag.embeddings import default_transform
+
+    if kind not in _POOL_MODELS:
+        model = _resnetish(torch) if kind == "resnet" else _tiny(torch)
+        size, channels = (32, 3) if kind == "resnet" else (8, 1)
+        _POOL_MODELS[kind] = (model, default_transform(size, channels=channels))
+    model, t = _POOL_MODELS[kind]
+    return _bare_dataloader(paths, model, t)
+
+
+def bench_dask(repeat: int, copies: int) -> dict[str, Any]:
+    import logging
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import pandas as pd
+    import torch
+    from distributed import Client, LocalCluster
+    from sklearn.datasets import load_digits
+
+    import nbdiag
+    from nbdiag.embeddings import default_transform, embed
+
+    digits = nbdiag.Dataset.from_arrays(load_digits().images)
+    tmp = tempfile.TemporaryDirectory()
+    paths = []
+    for c in range(copies):
+        for sid in digits.samples.index:
+            p = os.path.join(tmp.name, f"{c}_{sid}.png")
+            digits.image(sid).save(p)
+            paths.append(p)
+    ds = nbdiag.Dataset.from_dataframe(pd.DataFrame({"path": paths}))
+    half = len(paths) // 2
+    out: dict[str, Any] = {"images": len(paths), "workers": 2, "threads_per_worker": 1}
+    cluster = LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        host="127.0.0.1",
+        silence_logs=logging.ERROR,
+    )
+    client = Client(cluster)
+    pool = ProcessPoolExecutor(
+        2, mp_context=multiprocessing.get_context("spawn"), initializer=_one_torch_thread
+    )
+    cases = []
+    try:
+        for kind, label, model, size, channels in [
+            ("resnet", "resnet-ish CNN, 32x32 RGB", _resnetish(torch), 32, 3),
+            ("tiny", "digits CNN, 8x8 gray", _tiny(torch), 8, 1),
+        ]:
+            t = default_transform(size, channels=channels)
+
+            def bare_local(model: Any = model, t: Any = t) -> np.ndarray:
+                return _bare_dataloader(paths, model, t)
+
+            def bare_pool(kind: str = kind) -> np.ndarray:
+                parts = [
+                    pool.submit(_bare_part, kind, paths[:half]),
+                    pool.submit(_bare_part, kind, paths[half:]),
+                ]
+                return np.concatenate([f.result() for f in parts])
+
+            def ours(client: Any = None, model: Any = model, t: Any = t) -> np.ndarray:
+                kw = {"transform": t, "cache": False, "progress": False, "client": client}
+                return embed(ds, model, **kw).vectors
+
+            def ours_dask(model: Any = model, t: Any = t) -> np.ndarray:
+                return ours(client, model, t)
+
+            ref = bare_local()
+            for fn in (bare_pool, ours_dask):  # warm-up: worker imports, first batches
+                assert np.allclose(fn(), ref, atol=1e-5), f"{fn.__name__} differs"
+            times = dict.fromkeys(["bare_local", "embed_local", "bare_pool", "embed_dask"], 1e9)
+            for _ in range(repeat):  # interleaved, best of `repeat`
+                for name, fn in [
+                    ("bare_local", bare_local),
+                    ("embed_local", ours),
+                    ("bare_pool", bare_pool),
+                    ("embed_dask", ours_dask),
+                ]:
+                    dt, vec = _best(fn, 1)
+                    times[name] = min(times[name], dt)
+                    assert np.allclose(vec, ref, atol=1e-5), f"{name} differs"
+            n = len(paths)
+            row = {"model": label}
+            for name, secs in times.items():
+                row[f"{name}_s"] = round(secs, 3)
+                row[f"{name}_images_per_s"] = round(n / secs, 1)
+            row["embed_local_vs_bare"] = round(times["embed_local"] / times["bare_local"], 3)
+            row["embed_dask_vs_bare_pool"] = round(times["embed_dask"] / times["bare_pool"], 3)
+            cases.append(row)
+            print(
+                f"embed on Dask [{label}], {n} PNG files: in process {row['embed_local_images_per_s']}"
+                f" img/s vs bare DataLoader {row['bare_local_images_per_s']} img/s "
+                f"(x{row['embed_local_vs_bare']} the time); 2 Dask workers "
+                f"{row['embed_dask_images_per_s']} img/s vs bare DataLoader on 2 processes "
+                f"{row['bare_pool_images_per_s']} img/s (x{row['embed_dask_vs_bare_pool']})",
+                flush=True,
+            )
+    finally:
+        pool.shutdown()
+        client.close()
+        cluster.close()
+        tmp.cleanup()
+    out["cases"] = cases
+    return out
+
+
 # ---------------------------------------------------------------------------- kNN
 def make_vectors(n: int, dim: int = 128, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
@@ -297,9 +453,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--knn-rows", type=int, default=100_000)
     parser.add_argument("--skip-sklearn-knn", action="store_true")
-    parser.add_argument("--only", choices=["embed", "knn", "projection"], action="append")
+    parser.add_argument("--only", choices=["embed", "knn", "projection", "dask"], action="append")
+    parser.add_argument("--dask", action="store_true", help="also embed on a 2-worker cluster")
+    parser.add_argument("--dask-copies", type=int, default=2, help="digits copies as PNG files")
     args = parser.parse_args(argv if argv is not None else [])
     parts = args.only or ["embed", "knn", "projection"]
+    if args.dask and "dask" not in parts:
+        parts = [*parts, "dask"]
     result: dict[str, Any] = {"benchmark": "embeddings"}
     if "embed" in parts:
         before = _load()
@@ -312,6 +472,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         before = _load()
         result["projection"] = bench_projection()
         result["projection"]["load_average"] = [before, _load()]
+    if "dask" in parts:
+        before = _load()
+        result["dask_embed"] = bench_dask(args.repeat, args.dask_copies)
+        result["dask_embed"]["load_average"] = [before, _load()]
     load = _load()
     result["machine"] = {
         "python": platform.python_version(),
@@ -321,7 +485,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / "bench_embeddings.json"
-    previous = json.loads(path.read_text()) if path.exists() and args.only else {}
+    partial = args.only or args.dask
+    previous = json.loads(path.read_text()) if path.exists() and partial else {}
     previous.update(result)
     path.write_text(json.dumps(previous, indent=2))
     return previous

@@ -14,22 +14,17 @@ from typing import Any
 import numpy as np
 
 from .._optional import require
+from ..core.cache_dir import default_cache_dir as cache_root
 from ..store._atomic import file_mode
 
 #: bump when the extraction changes in a way that changes the vectors
 CACHE_VERSION = "1"
-ENV_CACHE_DIR = "NBDIAG_CACHE_DIR"
 
 
 def default_cache_dir() -> Path:
-    """``$NBDIAG_CACHE_DIR/embeddings``, else ``$XDG_CACHE_HOME/nbdiag/embeddings``, else
-    ``~/.cache/nbdiag/embeddings``."""
-    root = os.environ.get(ENV_CACHE_DIR)
-    if root:
-        return Path(root) / "embeddings"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "nbdiag" / "embeddings"
+    """``embeddings`` under nbdiag's cache folder (``$NBDIAG_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/nbdiag``, else ``~/.cache/nbdiag``)."""
+    return cache_root() / "embeddings"
 
 
 def resolve_cache_dir(cache: bool | str | os.PathLike[str] | None) -> Path | None:

@@ -13,69 +13,13 @@ import pandas as pd
 
 from .._optional import require
 from ..core import validation as v
-from . import _cache
+from . import _cache, _dask_embed
+from ._forward import POOLS, check_finite, crop, features, resolve_device, stop_hook
 from ._store import DEFAULT_NAME, Embeddings, _check_level, store_of
 from ._transform import default_transform, input_channels
 
 if TYPE_CHECKING:
     from ..core import DatasetCore
-
-POOLS = ("avg", "max", "flatten", "first")
-
-
-class _StopForward(Exception):
-    """Raised by the hook once the wanted layer has run: the rest of the network is skipped."""
-
-
-def resolve_device(device: Any = "auto") -> Any:
-    """``"auto"``: CUDA when available, else Apple MPS, else CPU; anything else as given."""
-    torch = require("torch", "computing embeddings")
-    if device is None or device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(device)
-
-
-def _first_tensor(out: Any, torch: Any) -> Any:
-    if isinstance(out, torch.Tensor):
-        return out
-    if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
-        return out[0]
-    if isinstance(out, dict):
-        tensors = [t for t in out.values() if isinstance(t, torch.Tensor)]
-        if len(tensors) == 1:
-            return tensors[0]
-    for attr in ("last_hidden_state", "pooler_output", "logits"):
-        if isinstance(getattr(out, attr, None), torch.Tensor):
-            return getattr(out, attr)
-    raise TypeError(
-        f"cannot take embeddings from a module output of type {type(out).__name__}; pass "
-        "layer= naming a module whose output is a tensor"
-    )
-
-
-def _pool(t: Any, pool: str) -> Any:
-    """``(B, ...)`` -> ``(B, D)``: average / max over spatial (B,C,H,W) or token (B,T,D) axes,
-    the first token, or flatten."""
-    if t.ndim == 2 or pool == "flatten":
-        return t.reshape(len(t), -1)
-    if t.ndim == 4:  # B, C, H, W
-        dims = (2, 3)
-        first = t[:, :, 0, 0]
-    elif t.ndim == 3:  # B, T, D (transformer tokens)
-        dims = (1,)
-        first = t[:, 0]
-    else:
-        return t.reshape(len(t), -1)
-    if pool == "avg":
-        return t.mean(dim=dims)
-    if pool == "max":
-        return t.amax(dim=dims)
-    return first
 
 
 class _Items:
@@ -109,14 +53,7 @@ class _Items:
     def __getitem__(self, i: int) -> Any:
         img = self._image(self.sample_ids[i])
         if self.boxes is not None:
-            x, y, w, h = self.boxes[i]
-            px, py = self.padding * w, self.padding * h
-            left = int(np.floor(max(0.0, x - px)))
-            top = int(np.floor(max(0.0, y - py)))
-            right = int(np.ceil(min(img.width, x + w + px)))
-            bottom = int(np.ceil(min(img.height, y + h + py)))
-            right, bottom = max(right, left + 1), max(bottom, top + 1)
-            img = img.crop((left, top, right, bottom))
+            img = crop(img, self.boxes[i], self.padding)
         return self.transform(img)
 
 
@@ -159,6 +96,7 @@ def embed(
     num_workers: int = 0,
     cache: bool | str | os.PathLike[str] = True,
     progress: bool = True,
+    client: Any = None,
 ) -> Embeddings:
     """Compute embeddings of the dataset's images (or box crops) with a torch model.
 
@@ -207,6 +145,12 @@ def embed(
         disables it.
     progress : bool, default True
         Show a tqdm progress bar.
+    client : dask.distributed.Client, optional
+        Run the batches on this Dask cluster (extra ``nbdiag[dask]``): the model is sent once
+        to every worker, each batch goes to a worker as image file paths (read there, so they
+        must be readable by the workers) or, for in-memory images, the arrays themselves; the
+        vectors come back in id order, the same as without ``client``. ``device`` is resolved
+        on each worker; ``num_workers`` is not used.
 
     Returns
     -------
@@ -217,6 +161,8 @@ def embed(
     torch = require("torch", "computing embeddings")
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if client is not None:
+        _dask_embed.check_client(client, "computing embeddings on a Dask cluster")
     _check_level(level)
     if pool not in POOLS:
         raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
@@ -264,17 +210,36 @@ def embed(
             return store_of(ds).put(emb)
 
     start = time.perf_counter()
-    vectors = _run(
-        model,
-        _Items(ds, sample_ids, boxes, transform, padding),
-        modules[layer] if layer is not None else None,
-        batch_size=int(batch_size),
-        device=resolve_device(device),
-        pool=pool,
-        num_workers=num_workers,
-        progress=progress,
-        desc=f"nbdiag: embedding {len(index)} {level}s",
-    )
+    desc = f"nbdiag: embedding {len(index)} {level}s"
+    if client is not None:
+        vectors = _dask_embed.run(
+            client,
+            model,
+            _dask_embed.sources(ds, sample_ids),
+            boxes,
+            transform,
+            padding,
+            layer=layer,
+            batch_size=int(batch_size),
+            device=device,
+            pool=pool,
+            progress=progress,
+            desc=desc,
+        )
+        check_finite(vectors, sample_ids)
+        meta["dask_workers"] = _dask_embed.n_workers(client)
+    else:
+        vectors = _run(
+            model,
+            _Items(ds, sample_ids, boxes, transform, padding),
+            modules[layer] if layer is not None else None,
+            batch_size=int(batch_size),
+            device=resolve_device(device),
+            pool=pool,
+            num_workers=num_workers,
+            progress=progress,
+            desc=desc,
+        )
     meta.update(cached=False, cache_key=key, seconds=time.perf_counter() - start)
     if key is not None:
         _cache.save(cache_dir, key, vectors)
@@ -309,12 +274,7 @@ def _run(
     old_device = params.device if params is not None else None
     was_training = model.training
     captured: list[Any] = []
-
-    def hook(_module: Any, _inputs: Any, output: Any) -> None:
-        captured.append(output)
-        raise _StopForward
-
-    handle = hooked.register_forward_hook(hook) if hooked is not None else None
+    handle = hooked.register_forward_hook(stop_hook(captured)) if hooked is not None else None
     out: np.ndarray | None = None
     pos = 0
     try:
@@ -327,14 +287,7 @@ def _run(
         ):
             for batch in loader:
                 x = batch.to(device, non_blocking=True)
-                captured.clear()
-                try:
-                    result = model(x)
-                except _StopForward:
-                    result = captured[0]
-                if hooked is not None and not captured:
-                    raise RuntimeError("the hooked layer did not run during the forward pass")
-                feats = _pool(_first_tensor(result, torch), pool).float().cpu().numpy()
+                feats = features(model, x, hooked, captured, pool, torch)
                 if out is None:
                     out = np.empty((len(items), feats.shape[1]), dtype=np.float32)
                 out[pos : pos + len(feats)] = feats
@@ -348,10 +301,5 @@ def _run(
             model.to(old_device)
     if out is None:
         return np.zeros((0, 0), dtype=np.float32)
-    if not np.isfinite(out).all():
-        bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
-        raise ValueError(
-            f"the model produced NaN/inf embeddings for rows {v.listed(bad)} "
-            f"(ids {v.listed([items.sample_ids[i] for i in bad[:5]])})"
-        )
+    check_finite(out, items.sample_ids)
     return out

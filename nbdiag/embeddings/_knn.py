@@ -30,6 +30,12 @@ BACKENDS = ("auto", "sklearn", "faiss", "torch")
 AUTO_ORDER = ("torch", "faiss")
 #: rows up to which "auto" searches exactly (scikit-learn) and faiss/torch use exact search
 EXACT_MAX = 20_000
+#: the all-rows search runs in query blocks of this many rows, in-process and on a cluster
+#: alike (a cluster partition is whole blocks), so both make the very same BLAS calls and
+#: return the very same neighbours
+QUERY_BLOCK = 1024
+#: scikit-learn's all-rows search fetches this many neighbours more than asked, to order ties
+TIE_PAD = 8
 _EPS = 1e-12
 
 
@@ -141,7 +147,49 @@ class KNNIndex:
         k = self._check_k(k, self.n - 1) if self.n > 1 else 0
         if k == 0:
             return np.zeros((self.n, 0), np.float32), np.zeros((self.n, 0), np.int64)
-        d, i = self._impl.self_knn(k)
+        return self.merge_parts([self.self_knn_part(p, k) for p in self.self_knn_parts(1)], k)
+
+    # -- the all-rows search in parts (what a cluster runs, one part per task)
+    def self_knn_parts(self, n_parts: int) -> list[tuple[str, int, int]]:
+        """Split the all-rows search into about ``n_parts`` independent parts: row ranges of
+        whole :data:`QUERY_BLOCK` blocks (``("rows", start, stop)``), or, for the torch
+        clustered join, ranges of cells (``("cells", first, last)``)."""
+        n_parts = max(1, int(n_parts))
+        if self.backend == "torch" and not self.exact:
+            return [("cells", int(a), int(b)) for a, b in self._impl.cell_ranges(n_parts)]
+        blocks = math.ceil(self.n / QUERY_BLOCK)
+        cuts = np.unique(np.linspace(0, blocks, min(n_parts, blocks) + 1).round().astype(int))
+        bounds = np.minimum(cuts * QUERY_BLOCK, self.n)
+        return [("rows", int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    def self_knn_part(
+        self, part: tuple[str, int, int], k: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One part of :meth:`self_knn`: ``(rows, distances, indices)`` of the part's rows."""
+        kind, a, b = part
+        if kind == "cells":
+            return self._impl.self_cells(a, b, k)
+        if a % QUERY_BLOCK:
+            raise ValueError(f"a row part must start on a multiple of {QUERY_BLOCK}, got {a}")
+        ds, ii = [], []
+        for s in range(a, b, QUERY_BLOCK):
+            d, i = self._impl.self_rows(s, min(s + QUERY_BLOCK, b), k)
+            ds.append(d)
+            ii.append(i)
+        return np.arange(a, b, dtype=np.int64), np.concatenate(ds), np.concatenate(ii)
+
+    def merge_parts(
+        self, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``(distances, indices)`` of every row from the results of all the parts."""
+        d = np.full((self.n, k), np.inf, dtype=np.float32)
+        i = np.full((self.n, k), -1, dtype=np.int64)
+        seen = np.zeros(self.n, dtype=bool)
+        for rows, pd_, pi in parts:
+            d[rows, : pd_.shape[1]], i[rows, : pi.shape[1]] = pd_, pi
+            seen[rows] = True
+        if not seen.all():
+            raise RuntimeError(f"the parts of the all-rows search left {(~seen).sum()} rows out")
         return self._finish(d, i)
 
     def _finish(self, d: np.ndarray, i: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -155,12 +203,16 @@ class KNNIndex:
         return f"KNNIndex({self.n} x {self.dim}, {self.metric}, backend={self.backend!r}, {mode})"
 
 
-def _drop_self(d: np.ndarray, i: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """From k+1 neighbours of every row, remove the row itself (or the last one if absent)."""
+def _drop_self(
+    d: np.ndarray, i: np.ndarray, k: int, start: Any = 0, absent: int = -1
+) -> tuple[np.ndarray, np.ndarray]:
+    """From k+1 neighbours of rows ``start, start + 1, ...`` (or of the rows in the array
+    ``start``), remove the row itself (or, when it is absent, column ``absent``)."""
     n = len(i)
-    own = i == np.arange(n)[:, None]
+    rows = np.arange(start, start + n) if np.ndim(start) == 0 else np.asarray(start)
+    own = i == rows[:, None]
     none = ~own.any(axis=1)
-    own[none, -1] = True
+    own[none, absent] = True
     keep = ~own
     # exactly one column dropped per row
     return d[keep].reshape(n, -1)[:, :k], i[keep].reshape(n, -1)[:, :k]
@@ -181,9 +233,33 @@ class _Sklearn:
         d, i = self.nn.kneighbors(q, n_neighbors=k)
         return self._to_metric(d), i
 
-    def self_knn(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        d, i = self.nn.kneighbors(None, n_neighbors=k)
-        return self._to_metric(d), i
+    def _fetch(self, rows: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``kk`` neighbours of ``rows`` (self dropped), nearest first and ties by row number,
+        and whether the row itself was among the ``kk + 1`` found."""
+        d, i = self.nn.kneighbors(self.index._x[rows], n_neighbors=kk + 1)
+        found = (i == rows[:, None]).any(axis=1)
+        d, i = _drop_self(self._to_metric(d), i, kk, rows, absent=0)
+        order = np.lexsort((i, d), axis=1)
+        return np.take_along_axis(d, order, 1), np.take_along_axis(i, order, 1), found
+
+    def self_rows(self, a: int, b: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        # scikit-learn orders equal distances by how its threads met them: fetch a few more,
+        # order ties by row number, and fetch more for rows whose ties may run past the last
+        # one fetched (so the same neighbours whatever the thread count, here or on a cluster)
+        n = self.index.n
+        rows = np.arange(a, b)
+        d = np.empty((len(rows), k), np.float32)
+        i = np.empty((len(rows), k), np.int64)
+        todo = np.arange(len(rows))
+        kk = min(n - 1, k + TIE_PAD)
+        while len(todo):
+            fd, fi, found = self._fetch(rows[todo], kk)
+            d[todo], i[todo] = fd[:, :k], fi[:, :k]
+            if kk >= n - 1:
+                break
+            todo = todo[~found | (fd[:, k - 1] == fd[:, -1])]
+            kk = min(n - 1, 4 * kk)
+        return d, i
 
 
 class _Faiss:
@@ -223,10 +299,27 @@ class _Faiss:
         d, i = self.f.search(q, k)
         return self._to_metric(d, i)
 
-    def self_knn(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        d, i = self.f.search(self.index._x, k + 1)
+    def self_rows(self, a: int, b: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        d, i = self.f.search(self.index._x[a:b], k + 1)
         d, i = self._to_metric(d, i)
-        return _drop_self(d, i, k)
+        return _drop_self(d, i, k, a)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a faiss index is not picklable: its bytes are (the trained cells travel with it)
+        faiss = require("faiss", "the faiss nearest-neighbour backend")
+        state = {k: v for k, v in self.__dict__.items() if k not in ("f", "_quantizer")}
+        state["f_bytes"] = faiss.serialize_index(self.f)
+        state["f_nprobe"] = getattr(self.f, "nprobe", None)  # self.index is not set up yet
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        faiss = require("faiss", "the faiss nearest-neighbour backend")
+        state = dict(state)
+        self.f = faiss.deserialize_index(state.pop("f_bytes"))
+        nprobe = state.pop("f_nprobe")
+        if nprobe is not None:
+            faiss.extract_index_ivf(self.f).nprobe = nprobe
+        self.__dict__.update(state)
 
 
 class _Torch:
@@ -251,11 +344,13 @@ class _Torch:
         return s
 
     def _to_metric(self, s: Any, q: Any, idx: Any) -> np.ndarray:
+        # recompute the chosen distances directly, one row at a time: a matrix product's
+        # rounding depends on its shape and thread count, this does not (the same distances
+        # in process and on a cluster); for Euclidean the expansion also loses precision near 0
+        cand = self.x[idx.clamp(min=0)]
         if self.index.metric == "cosine":
-            return (1.0 - s).numpy()
-        # recompute the chosen distances directly (the expansion loses precision near 0)
-        diff = q[:, None, :] - self.x[idx.clamp(min=0)]
-        return self.torch.linalg.vector_norm(diff, dim=2).numpy()
+            return (1.0 - (q[:, None, :] * cand).sum(2)).numpy()
+        return self.torch.linalg.vector_norm(q[:, None, :] - cand, dim=2).numpy()
 
     def _exact(self, q: Any, k: int, exclude_self_from: int | None = None) -> tuple[Any, Any]:
         torch = self.torch
@@ -303,7 +398,7 @@ class _Torch:
         g = torch.Generator().manual_seed(ix.seed)
         sample = self.x[torch.randperm(ix.n, generator=g)[: min(ix.n, 32 * ix.nlist)]]
         self.cent = self._kmeans(sample, ix.nlist)
-        assign = self._assign(self.x, self.cent)
+        self.assign = assign = self._assign(self.x, self.cent)
         self.order = torch.argsort(assign, stable=True)
         self.starts = torch.searchsorted(assign[self.order], torch.arange(ix.nlist + 1))
         csq = (self.cent * self.cent).sum(1) if ix.metric == "euclidean" else None
@@ -347,11 +442,30 @@ class _Torch:
             return self._exact(qt, k)
         return self._join(qt, self._assign(qt, self.cent), k, None)
 
-    def self_knn(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        if self.index.exact:
-            return self._exact(self.x, k, exclude_self_from=0)
-        rows = self.torch.arange(self.index.n)
-        return self._join(self.x, self._assign(self.x, self.cent), k, rows)
+    def self_rows(self, a: int, b: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._exact(self.x[a:b], k, exclude_self_from=a)
+
+    def cell_ranges(self, n_parts: int) -> list[tuple[int, int]]:
+        """Consecutive cell ranges holding about equal numbers of rows."""
+        sizes = np.diff(self.starts.numpy())
+        cum = np.concatenate([[0], np.cumsum(sizes)])
+        cuts = np.searchsorted(cum, np.linspace(0, cum[-1], n_parts + 1)[1:-1])
+        bounds = np.unique(np.concatenate([[0], cuts, [len(sizes)]]))
+        return list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
+
+    def self_cells(self, c0: int, c1: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The clustered join of the rows in cells ``c0 .. c1 - 1`` (the same per-cell products
+        as the whole join): ``(rows, distances, indices)``."""
+        rows = self.order[self.starts[c0] : self.starts[c1]]
+        d, i = self._join(self.x[rows], self.assign[rows], k, rows)
+        return rows.numpy().astype(np.int64), d, i
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "torch"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.torch = require("torch", "the torch nearest-neighbour backend")
 
 
 def warn_if_slow(n: int, backend: str) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import validation as v
+from . import _dask
 from ._knn import KNNIndex, warn_if_slow
 from ._store import Embeddings, get_embeddings, table_of
 
@@ -71,23 +72,36 @@ def neighbor_graph(
     level: str = "sample",
     metric: str = "cosine",
     backend: str = "auto",
+    client: Any = None,
 ) -> tuple[Embeddings, np.ndarray, np.ndarray]:
     """All-rows kNN graph (self excluded): ``(embeddings, distances, indices)``, each row's
-    ``k`` nearest other rows, nearest first. Cached with the embeddings."""
+    ``k`` nearest other rows, nearest first. Cached with the embeddings.
+
+    ``client``: a ``dask.distributed.Client``; the index is built here, broadcast to the
+    workers, and row partitions are searched on them (the same graph as without it). Every
+    analysis on the same embeddings, metric and backend reuses the cached graph.
+    """
     emb = get_embeddings(ds, name, level)
-    return (emb, *_graph_of(emb, k, metric, backend))
+    return (emb, *_graph_of(emb, k, metric, backend, client))
 
 
-def _graph_of(emb: Embeddings, k: int, metric: str, backend: str) -> tuple[np.ndarray, np.ndarray]:
+def _graph_of(
+    emb: Embeddings, k: int, metric: str, backend: str, client: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
     k = int(k)
     if k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
+    if client is not None:
+        _dask.check_client(client, "nearest neighbours on a Dask cluster")
     key = ("graph", metric, backend)
     cached = emb._graphs.get(key)
     if cached is None or cached[1].shape[1] < min(k, len(emb) - 1):
         index = _index_of(emb, metric, backend)
-        warn_if_slow(len(emb), index.backend)
-        d, i = index.self_knn(max(k, GRAPH_K))
+        if client is None:
+            warn_if_slow(len(emb), index.backend)
+            d, i = index.self_knn(max(k, GRAPH_K))
+        else:
+            d, i = _dask.self_knn(index, max(k, GRAPH_K), client)
         emb._graphs[key] = cached = (d, i)
     d, i = cached
     return d[:, :k], i[:, :k]
@@ -157,17 +171,21 @@ def _components(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
-def auto_threshold(emb: Embeddings, metric: str = "cosine", backend: str = "auto") -> float:
+def auto_threshold(
+    emb: Embeddings, metric: str = "cosine", backend: str = "auto", client: Any = None
+) -> float:
     """``AUTO_THRESHOLD_FACTOR`` x the median nearest-neighbour distance: scale-free, so it
     suits raw pixels, CNN features and CLIP vectors alike."""
-    d, _ = _graph_of(emb, 1, metric, backend)
+    d, _ = _graph_of(emb, 1, metric, backend, client)
     finite = d[:, 0][np.isfinite(d[:, 0])]
     return float(AUTO_THRESHOLD_FACTOR * np.median(finite)) if len(finite) else 0.0
 
 
-def _threshold(emb: Embeddings, threshold: float | None, metric: str, backend: str) -> float:
+def _threshold(
+    emb: Embeddings, threshold: float | None, metric: str, backend: str, client: Any = None
+) -> float:
     if threshold is None:
-        return auto_threshold(emb, metric, backend)
+        return auto_threshold(emb, metric, backend, client)
     threshold = float(threshold)
     if not np.isfinite(threshold) or threshold < 0:
         raise ValueError(f"threshold must be a non-negative number, got {threshold!r}")
@@ -184,6 +202,7 @@ def find_duplicates(
     metric: str = "cosine",
     backend: str = "auto",
     write: bool = True,
+    client: Any = None,
 ) -> pd.DataFrame:
     """Groups of near duplicates: rows linked by a neighbour distance ``<= threshold``.
 
@@ -202,6 +221,8 @@ def find_duplicates(
     write : bool, default True
         Write ``duplicate_group`` (group number, -1 for none) and ``duplicate_group_size``
         columns into ``ds.samples`` (``ds.objects`` at object level).
+    client : dask.distributed.Client, optional
+        Search the kNN graph on this cluster (see :func:`neighbor_graph`); same result.
 
     Returns
     -------
@@ -212,12 +233,12 @@ def find_duplicates(
         table order; the others are candidates to drop).
     """
     emb = get_embeddings(ds, name, level)
-    threshold = _threshold(emb, threshold, metric, backend) if len(emb) > 1 else 0.0
+    threshold = _threshold(emb, threshold, metric, backend, client) if len(emb) > 1 else 0.0
     n = len(emb)
     table = table_of(ds, level)
     groups = np.full(n, -1, dtype=np.int64)
     if n > 1:
-        d, i = _graph_of(emb, k, metric, backend)
+        d, i = _graph_of(emb, k, metric, backend, client)
         close = (d <= threshold) & (i >= 0)
         src = np.repeat(np.arange(n), d.shape[1])[close.ravel()]
         dst = i.ravel()[close.ravel()]
@@ -281,6 +302,7 @@ def compute_uniqueness(
     metric: str = "cosine",
     backend: str = "auto",
     write: bool = True,
+    client: Any = None,
 ) -> pd.DataFrame:
     """Uniqueness and outlier scores from the kNN graph, as columns.
 
@@ -293,14 +315,15 @@ def compute_uniqueness(
     - ``nearest_id``, ``nearest_distance``: the nearest other row.
 
     Written into ``ds.samples`` (``ds.objects`` at object level) when ``write``; returned as a
-    DataFrame indexed by id in embedding order.
+    DataFrame indexed by id in embedding order. ``client``: a ``dask.distributed.Client`` to
+    search the kNN graph on (see :func:`neighbor_graph`).
     """
     emb = get_embeddings(ds, name, level)
     table = table_of(ds, level)
     n = len(emb)
     if n < 2:
         raise ValueError("uniqueness needs at least 2 embedded rows")
-    d, i = _graph_of(emb, k, metric, backend)
+    d, i = _graph_of(emb, k, metric, backend, client)
     d = np.where(np.isfinite(d), d, np.nan).astype(np.float64)
     w = 1.0 / np.arange(1, d.shape[1] + 1)  # nearer neighbours weigh more
     finite = np.isfinite(d)
@@ -358,12 +381,14 @@ def find_leakage(
     metric: str = "cosine",
     backend: str = "auto",
     write: bool = True,
+    client: Any = None,
 ) -> pd.DataFrame:
     """Near duplicates across splits (e.g. a test image that is nearly a training image).
 
     For every split, its rows are searched against an index of the rows of all other splits;
     pairs within ``threshold`` are reported once. ``threshold=None``: as in
-    :func:`find_duplicates`.
+    :func:`find_duplicates` (``client``: the kNN graph behind it is searched on that Dask
+    cluster; the per-split searches run here).
 
     Returns
     -------
@@ -373,7 +398,7 @@ def find_leakage(
         rows involved in ``ds.samples``.
     """
     emb = get_embeddings(ds, name, "sample")
-    threshold = _threshold(emb, threshold, metric, backend)
+    threshold = _threshold(emb, threshold, metric, backend, client)
     samples = ds.samples
     if split_column not in samples.columns:
         raise ValueError(f"no column {split_column!r} in ds.samples")

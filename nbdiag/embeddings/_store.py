@@ -164,7 +164,12 @@ def as_vectors(values: Any, what: str = "embeddings") -> np.ndarray:
     if arr.ndim > 2:
         arr = arr.reshape(len(arr), -1)
     arr = np.ascontiguousarray(arr, dtype=np.float32)
-    bad = ~np.isfinite(arr).all(axis=1)
+    # in blocks of rows: a 1M x 512 check would otherwise make a 512 MB temporary mask
+    step = max(1, (1 << 24) // max(1, arr.shape[1]))
+    bad = np.concatenate(
+        [~np.isfinite(arr[k : k + step]).all(axis=1) for k in range(0, len(arr), step)]
+        or [np.zeros(0, dtype=bool)]
+    )
     if bad.any():
         raise ValueError(
             f"{what} has NaN or infinite values in rows {v.listed(np.flatnonzero(bad))}"
@@ -213,8 +218,9 @@ def set_embeddings(
     vectors = as_vectors(embeddings)
     index = table.index if ids is None else pd.Index(list(ids))
     v.check_same_length("embeddings", vectors, f"{level} ids", index)
-    v.check_unique_ids(index, level)
-    v.check_known_ids(index, table.index, level)
+    if ids is not None:  # the table's own index is unique and known
+        v.check_unique_ids(index, level)
+        v.positions_of(index, table.index, level)
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}")
     emb = Embeddings(index, vectors, level=level, name=name, meta=dict(meta or {}))

@@ -100,8 +100,11 @@ def find_classification_label_issues(
     filter_by: str = "prune_by_noise_rate",
     include_all: bool = False,
     write: bool = True,
+    client: Any = None,
 ) -> pd.DataFrame:
-    """Likely label errors, most likely first; see :func:`nbdiag.issues.find_label_issues`."""
+    """Likely label errors, most likely first; see :func:`nbdiag.issues.find_label_issues`.
+    ``client``: a ``dask.distributed.Client`` for the all-rows kNN behind the neighbour
+    evidence (same neighbours as the local run)."""
     cleanlab_filter = require("cleanlab.filter", "label-issue detection (confident learning)")
     if filter_by not in FILTERS:
         raise ValueError(f"filter_by must be one of {FILTERS}, got {filter_by!r}")
@@ -123,7 +126,7 @@ def find_classification_label_issues(
     agreement = np.full(len(ids), np.nan)
     nb_label = np.full(len(ids), -1)
     if have_emb and neighbor_weight > 0:
-        emb, _, nbrs = neighbor_graph(ds, k, name=name)
+        emb, _, nbrs = neighbor_graph(ds, k, name=name, client=client)
         all_codes = samples["label"].reindex(emb.ids).cat.codes.to_numpy().astype(np.int64)
         q_all = neighbor_label_distribution(all_codes, nbrs, n_classes)
         pos = emb.ids.get_indexer(ids)
