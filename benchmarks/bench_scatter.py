@@ -7,6 +7,7 @@ for the peer)::
     python -m benchmarks.bench_scatter                      # 100k and 1M points
     python -m benchmarks.bench_scatter --sizes 100000       # one size
     python -m benchmarks.bench_scatter --skip-jscatter      # nbdiag alone
+    python -m benchmarks.bench_scatter --sizes 1000000 5000000 10000000   # at scale (issue 14)
 
 For each size and library, one notebook (same JupyterLab server, same browser) builds the same
 seeded points (a mixture of 10 Gaussian blobs, a 10-category label) and shows the scatter
@@ -20,7 +21,17 @@ coloured by the label. Measured:
 - **lasso -> kernel**: from the mouse-up of a lasso (a circle in the middle of the canvas, the
   same pixels for both) to the kernel holding the selection *as a DataFrame* (a callback on the
   selection builds ``df.iloc[...]`` / ``w.selected`` and stamps the time);
-- **selection message**: the largest browser -> kernel websocket frame sent after the lasso.
+- **selection message**: the largest browser -> kernel websocket frame sent after the lasso;
+- where a lasso's time goes (nbdiag and the peer alike): the page receiving the mouse-up, the
+  page handing the selection to its websocket (``websocket_send_called_ms``), the frame leaving
+  the browser (``selection_sent_ms``);
+- **zoom**: a wheel step -> the next frame drawing at least half the points;
+- **hover** (nbdiag; None in performance mode): the pointer onto a point -> the view reports it
+  hovered (its spatial index is built in idle time after the first frame).
+
+A run that fails (a peer that cannot show that many points) is recorded with its error. With
+``NBD_SKIP_DRAWS=1`` no draw call reaches WebGL after the lasso: it isolates the renderer's share
+of a lasso's time (on SwiftShader a frame of millions of points takes seconds).
 
 Results: ``benchmarks/results/bench_scatter.json``. Targets (issue 6): payload <= 13 MB at 1M,
 first frame no slower than jupyter-scatter, lasso of 100k points -> DataFrame <= 300 ms,
@@ -48,11 +59,26 @@ REPO = Path(__file__).resolve().parent.parent
 DRAW_HOOK = """
 (() => {
   window.__nbdDraws = [];
+  window.__nbdUps = [];
+  window.__nbdUpsDone = [];
+  window.__nbdSends = [];
+  document.addEventListener("pointerup", () => window.__nbdUps.push(Date.now()), true);
+  window.addEventListener("pointerup", () => window.__nbdUpsDone.push(Date.now()), false);
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    const size = typeof data === "string" ? data.length : (data && data.byteLength) || 0;
+    window.__nbdSends.push([Date.now(), size]);
+    return send.call(this, data);
+  };
   const stamp = (count) => { window.__nbdDraws.push([Date.now(), count]); };
   const wrap = (proto, name, countArg) => {
     if (!proto || !proto[name]) return;
     const orig = proto[name];
-    proto[name] = function (...args) { stamp(args[countArg]); return orig.apply(this, args); };
+    proto[name] = function (...args) {
+      stamp(args[countArg]);
+      if (window.__nbdSkipDraws) return undefined;
+      return orig.apply(this, args);
+    };
   };
   for (const P of [window.WebGLRenderingContext, window.WebGL2RenderingContext]) {
     if (!P) continue;
@@ -128,6 +154,31 @@ def _first_big_draw(page, since_ms: float, n: int) -> float | None:
         if t >= since_ms and count is not None and count >= n // 2:
             return float(t)
     return None
+
+
+def _hover_ms(page, probe, canvas) -> float | None:
+    """Pan mode, the pointer onto a point: ms until the view reports a hovered point (None in
+    performance mode, which has no hover)."""
+    from tests.e2e.harness import wait_until
+
+    root = page.locator('[data-testid="nbdiag-scatter"]').first
+    if root.get_attribute("data-performance") == "1":
+        return None
+    page.get_by_test_id("sc-mode-pan").click()
+    page.mouse.move(5, 5)
+    page.wait_for_timeout(500)
+    x, y = probe.eval("[float(df.x.iloc[0]), float(df.y.iloc[0])]")
+    px, py = root.evaluate(f"el => el.nbdiag.toPixel({x}, {y})")
+    box = canvas.bounding_box()
+    t = time.time()
+    page.mouse.move(box["x"] + px, box["y"] + py)
+    wait_until(
+        lambda: root.get_attribute("data-hover") not in (None, "-1"),
+        timeout=120,
+        interval=0.02,
+        what="a hovered point",
+    )
+    return round((time.time() - t) * 1000, 1)
 
 
 def run_one(lab, browser_context, lib: str, n: int, workdir: Path) -> dict[str, Any]:
@@ -207,6 +258,8 @@ def run_one(lab, browser_context, lib: str, n: int, workdir: Path) -> dict[str, 
             page.mouse.move(x, y, steps=2)
             page.wait_for_timeout(8)
         sent_before = len(sent)
+        if os.environ.get("NBD_SKIP_DRAWS"):
+            page.evaluate("window.__nbdSkipDraws = true")
         t_up = time.time()
         page.mouse.up()
         # the lasso's selection: the first one of more than one point (a peer may also report
@@ -226,6 +279,34 @@ def run_one(lab, browser_context, lib: str, n: int, workdir: Path) -> dict[str, 
         page.wait_for_timeout(300)  # Playwright delivers websocket events during its own calls
         frames = [s for _, s in sent[sent_before:]]
         result["selection_message_bytes"] = max(frames) if frames else None
+        # where the time goes: the page handling the mouse-up, the websocket frame leaving
+        ups = [u for u in page.evaluate("window.__nbdUps || []") if u >= t_up * 1000 - 50]
+        if ups:
+            result["mouseup_in_page_ms"] = round(ups[0] - t_up * 1000, 1)
+        done = [u for u in page.evaluate("window.__nbdUpsDone || []") if u >= t_up * 1000 - 50]
+        if done:
+            result["mouseup_handled_ms"] = round(done[0] - t_up * 1000, 1)
+        sends = page.evaluate("window.__nbdSends || []")
+        big_sends = [t for t, s in sends if t >= t_up * 1000 - 50 and s >= max(64, n // 16)]
+        if big_sends:
+            result["websocket_send_called_ms"] = round(big_sends[0] - t_up * 1000, 1)
+        big = [t for t, s in sent[sent_before:] if s >= max(64, n // 16)]
+        if big:
+            result["selection_sent_ms"] = round((big[0] - t_up) * 1000, 1)
+        # zoom: a wheel step at the centre of the plot -> the next frame drawing the points
+        page.mouse.move(cx, cy)
+        page.wait_for_timeout(300)
+        t_wheel = time.time()
+        page.mouse.wheel(0, -240)
+        t_zoom = wait_until(
+            lambda: _first_big_draw(page, t_wheel * 1000, n),
+            timeout=120,
+            interval=0.05,
+            what="a frame after the zoom",
+        )
+        result["zoom_frame_ms"] = round(t_zoom - t_wheel * 1000, 1)
+        if lib == "nbdiag":
+            result["hover_ms"] = _hover_ms(page, probe, canvas)
         shot = workdir / f"{lib}_{n}.png"
         page.screenshot(path=str(shot))
         result["console_errors"] = errors
@@ -243,6 +324,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--skip-jscatter", action="store_true")
+    ap.add_argument("--skip-nbdiag", action="store_true", help="the peer alone")
+    ap.add_argument("--out", default="bench_scatter.json", help="file name in benchmarks/results")
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
 
     sys.path.insert(0, str(REPO))
@@ -250,7 +333,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, JupyterLab
 
-    libs = ["nbdiag"]
+    libs = [] if args.skip_nbdiag else ["nbdiag"]
     jscatter_version = None
     if not args.skip_jscatter:
         try:
@@ -285,8 +368,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for n in args.sizes:
                 for lib in libs:
                     print(f"  {lib:9s} {n:>9,} points ...", flush=True)
-                    r = run_one(lab, ctx, lib, n, shots)
+                    try:
+                        r = run_one(lab, ctx, lib, n, shots)
+                    except Exception as e:  # a peer that cannot show this many points
+                        rows.append({"library": lib, "points": n, "error": f"{e!r}"[:2000]})
+                        print(f"    failed: {e!r}"[:400], flush=True)
+                        continue
+                    r["load_average_after"] = round(os.getloadavg()[0], 2)
+                    r["websocket_bytes_per_point"] = round(r["websocket_bytes_received"] / n, 3)
                     rows.append(r)
+                    _write(rows, args.sizes, jscatter_version, args.out)
                     print(
                         f"    payload {r['payload_state_bytes'] / 1e6:6.2f} MB · first frame "
                         f"{r['first_frame_ms']:7.0f} ms · lasso -> DataFrame "
@@ -299,8 +390,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         lab.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
+    return _write(rows, args.sizes, jscatter_version, args.out, final=True)
+
+
+def _write(
+    rows: list[dict[str, Any]],
+    sizes: list[int],
+    jscatter_version: str | None,
+    name: str,
+    final: bool = False,
+) -> dict[str, Any]:
+    """Write the results so far (after every run: a long run interrupted keeps what it measured)."""
     comparison = {}
-    for n in args.sizes:
+    for n in sizes:
         a = next((r for r in rows if r["library"] == "nbdiag" and r["points"] == n), None)
         b = next((r for r in rows if r["library"] == "jscatter" and r["points"] == n), None)
         if a and b:
@@ -333,10 +435,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         },
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / "bench_scatter.json"
+    path = RESULTS / name
     path.write_text(json.dumps(out, indent=2))
-    print(f"  ratios nbdiag / jupyter-scatter: {json.dumps(comparison)}")
-    print(f"  -> {path.relative_to(REPO)}")
+    if final:
+        print(f"  ratios nbdiag / jupyter-scatter: {json.dumps(comparison)}")
+        print(f"  -> {path.relative_to(REPO)}")
     return out
 
 

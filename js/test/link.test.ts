@@ -287,6 +287,22 @@ describe("SelectionBinding linked", () => {
     expect(w.shared.saves.length).toBe(1);
   });
 
+  it("an immediate commit is written before the other views are told (they may redraw slowly)", async () => {
+    const w = world();
+    const savesWhenShown: number[] = [];
+    // another render of the confusion matrix notes how many writes went out when it is told
+    new SelectionBinding(w.cmModel as any, { rowCount: () => 4, setSelection: () => savesWhenShown.push(w.shared.saves.length) });
+    await settle();
+    savesWhenShown.length = 0;
+    w.scatter.binding.commit(Bitmask.fromIndices(12, [9]), "lasso", { immediate: true });
+    expect(savesWhenShown).toEqual([1]);
+    expect(w.cm.last().rows).toEqual([3]);
+    // 50 rapid lassos: one write each, the last one is what the model holds
+    for (let k = 0; k < 50; k++) w.scatter.binding.commit(Bitmask.fromIndices(12, [k % 12]), "lasso", { immediate: true });
+    expect(w.shared.saves.length).toBe(51);
+    expect(idx(Bitmask.fromBytes(w.shared.get("_selection"), 12))).toEqual([49 % 12]);
+  });
+
   it("a commit made while the link resolves is applied once it has", async () => {
     const w = world();
     w.cm.binding.commit(Bitmask.fromIndices(4, [0]), "cell:0:0");

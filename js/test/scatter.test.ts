@@ -4,6 +4,9 @@ import { GridIndex } from "../src/scatter/grid_index";
 import { boxSelect, decimate, extendPath, lassoSelect, pointInPolygon, polygonBounds } from "../src/scatter/lasso";
 import { dataBounds, MAX_ZOOM, ViewTransform } from "../src/scatter/transform";
 import { boxHit, lassoHit } from "../src/scatter/regions";
+import { selectionGraceMs } from "../src/scatter/pacing";
+import { selectionArrays } from "../src/scatter/selection_arrays";
+import { Bitmask } from "../src/shared/selection";
 
 const idx = (m: { indices(): Uint32Array }): number[] => Array.from(m.indices());
 
@@ -189,6 +192,70 @@ describe("ViewTransform", () => {
   });
 });
 
+describe("lasso and box through the spatial index", () => {
+  it("select exactly the rows a full scan selects, on clustered points with NaN and outliers", () => {
+    const r = rng(11);
+    const n = 60_000;
+    const xs = new Float32Array(n);
+    const ys = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const c = i % 7;
+      xs[i] = c * 3 + r() * 2;
+      ys[i] = (c % 3) * 4 + r() * 2;
+    }
+    xs[17] = NaN;
+    ys[99] = NaN;
+    xs[5] = 1e6; // an outlier stretches the index bounds
+    const index = new GridIndex(xs, ys, dataBounds(xs, ys));
+    for (let q = 0; q < 40; q++) {
+      const cx = r() * 20;
+      const cy = r() * 10;
+      const rad = 0.2 + r() * 6;
+      const poly: number[] = [];
+      for (let k = 0; k < 12; k++) poly.push(cx + rad * Math.cos((k * Math.PI) / 6), cy + rad * Math.sin((k * Math.PI) / 6));
+      expect(lassoSelect(xs, ys, poly, index).equals(lassoSelect(xs, ys, poly))).toBe(true);
+      const [x0, y0, x1, y1] = [cx - rad, cy - rad * 0.5, cx + rad, cy + rad];
+      expect(boxSelect(xs, ys, x1, y0, x0, y1, index).equals(boxSelect(xs, ys, x1, y0, x0, y1))).toBe(true);
+    }
+    // the outlier itself, and a rectangle off the data
+    expect(idx(boxSelect(xs, ys, 1e6 - 1, -1, 1e6 + 1, 100, index))).toEqual([5]);
+    expect(boxSelect(xs, ys, -50, -50, -40, -40, index).isEmpty()).toBe(true);
+  });
+
+  it("forEachInRect visits every point of the rectangle once", () => {
+    const xs = new Float32Array([0, 1, 2, 3, 4, 5, NaN]);
+    const ys = new Float32Array([0, 1, 2, 3, 4, 5, 1]);
+    const g = new GridIndex(xs, ys, dataBounds(xs, ys), 1);
+    const seen: number[] = [];
+    g.forEachInRect(0.5, 3.5, 0.5, 3.5, (i) => seen.push(i));
+    expect(new Set(seen).size).toBe(seen.length);
+    expect([1, 2, 3].every((i) => seen.includes(i))).toBe(true);
+    expect(seen.includes(6)).toBe(false);
+    expect(g.size).toBe(6);
+    const none: number[] = [];
+    g.forEachInRect(3, 1, 0, 5, (i) => none.push(i)); // an empty rectangle
+    expect(none).toEqual([]);
+  });
+});
+
+describe("the frame after a selection waits for its message", () => {
+  it("no wait below 200k points; 40 ms a million, at least 100 ms, at most 400 ms", () => {
+    expect(selectionGraceMs(199_999)).toBe(0);
+    expect(selectionGraceMs(200_000)).toBe(100);
+    expect(selectionGraceMs(1_000_000)).toBe(100);
+    expect(selectionGraceMs(5_000_000)).toBe(200);
+    expect(selectionGraceMs(10_000_000)).toBe(400);
+    expect(selectionGraceMs(50_000_000)).toBe(400);
+  });
+
+  it("waits one frame's time when frames are slower than that (a software renderer), at most 1 s", () => {
+    expect(selectionGraceMs(1_000_000, 16)).toBe(100);
+    expect(selectionGraceMs(1_000_000, 900)).toBe(900);
+    expect(selectionGraceMs(10_000_000, 5_000)).toBe(1000);
+    expect(selectionGraceMs(100_000, 900)).toBe(0);
+  });
+});
+
 describe("GridIndex picking", () => {
   it("finds the nearest point within the radius, or nothing", () => {
     const xs = new Float32Array([0, 1, 2, 3, NaN]);
@@ -272,5 +339,22 @@ describe("lasso / box regions", () => {
     expect(idx(b.rows)).toEqual([0, 1]);
     expect(a.region).toEqual({ kind: "box", x0: 0, x1: 6, y0: 4, y1: 10 });
     expect(b.region).toEqual(a.region);
+  });
+});
+
+describe("the renderer's selection buffers", () => {
+  it("a byte per point and the selected rows, from the packed bitmask; null when nothing", () => {
+    const bits = Bitmask.fromIndices(20, [0, 3, 8, 19]).bits;
+    const { flags, rows } = selectionArrays(bits, 20);
+    expect(Array.from(rows)).toEqual([0, 3, 8, 19]);
+    expect(flags !== null && Array.from(flags).flatMap((f, i) => (f ? [i] : []))).toEqual([0, 3, 8, 19]);
+    // bits past n are ignored; an empty mask or null gives no flags
+    expect(Array.from(selectionArrays(bits, 10).rows)).toEqual([0, 3, 8]);
+    expect(selectionArrays(new Uint8Array(3), 20).flags).toBe(null);
+    expect(selectionArrays(null, 20).rows.length).toBe(0);
+    // agrees with Bitmask.indices on a random mask
+    const r = rng(5);
+    const m = Bitmask.fromPredicate(100_003, () => r() < 0.3);
+    expect(Array.from(selectionArrays(m.bits, m.n).rows)).toEqual(Array.from(m.indices()));
   });
 });

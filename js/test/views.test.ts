@@ -111,6 +111,23 @@ describe("ScatterView gestures", () => {
     expect(renderer.selected).not.toBe(null);
   });
 
+  it("no point frame while a lasso is drawn (the overlay shows it); one frame after it", () => {
+    const { view, stage, renderer, selections } = scatterView();
+    const wait = (ms: number): void => void vi.advanceTimersByTime(ms);
+    view.setMode("lasso");
+    wait(60);
+    const before = renderer.frames;
+    pointer(stage, "pointerdown", 10, 10);
+    view.requestDraw(); // e.g. a linked view's selection arrives meanwhile
+    for (const [x, y] of [[300, 10], [300, 300], [10, 300]]) pointer(stage, "pointermove", x, y);
+    wait(60);
+    expect(renderer.frames).toBe(before);
+    pointer(stage, "pointerup", 10, 300);
+    expect(selections.length).toBe(1);
+    wait(60);
+    expect(renderer.frames).toBe(before + 1);
+  });
+
   it("shift-lasso adds; shift-drag in pan mode lassos too", () => {
     const { view, stage, selections } = scatterView();
     const t = view.transform;

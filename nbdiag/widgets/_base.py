@@ -101,7 +101,7 @@ class SelectionWidget(anywidget.AnyWidget):
     @property
     def selected(self) -> pd.DataFrame:
         """The selected rows as a DataFrame (a copy: safe to modify)."""
-        return self._order_selected(self._rows[self.selection_mask]).copy()
+        return self._order_selected(self._rows.take(np.flatnonzero(self.selection_mask)))
 
     @property
     def selection_source(self) -> str:

@@ -161,7 +161,9 @@ class LinkedSelection(SharedSelection):
     @property
     def selected(self) -> pd.DataFrame:
         """The selected samples as a DataFrame (a copy: safe to modify)."""
-        return self._samples_frame[self.selection_mask].copy()
+        # one take by position: a boolean __getitem__ followed by .copy() copies every column
+        # twice (and consolidates the blocks), which at 1M samples is most of a selection's cost
+        return self._samples_frame.take(np.flatnonzero(self.selection_mask))
 
     @property
     def object_mask(self) -> np.ndarray | None:

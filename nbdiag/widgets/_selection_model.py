@@ -11,7 +11,7 @@ callbacks and the public API on top of both."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anywidget
@@ -52,9 +52,15 @@ def mask_from(items: Any, index: pd.Index, what: str = "row") -> np.ndarray:
         return items.copy()
     if isinstance(items, Hashable) and not isinstance(items, tuple):
         items = [items]
-    ids = pd.Index(list(items) if isinstance(items, Iterable) else [items])
-    v.check_known_ids(ids, index, what)
-    return index.isin(ids)
+    values = items if isinstance(items, (pd.Index, np.ndarray)) else list(items)
+    # the ids in the rows' own dtype: one hash lookup, no conversion of a million row ids
+    ids = pd.Index(values, dtype=object) if index.dtype == object else pd.Index(values)
+    if not index.is_unique:  # rows of a user's frame may repeat ids
+        v.check_known_ids(ids, index, what)
+        return index.isin(ids)
+    mask = np.zeros(n, dtype=bool)
+    mask[v.positions_of(ids, index, what)] = True
+    return mask
 
 
 def objects_of_rows(positions: np.ndarray, rows: np.ndarray, n_objects: int) -> np.ndarray:

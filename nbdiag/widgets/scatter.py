@@ -25,8 +25,9 @@ from ._columns import (
 from ._rpc import Call, Reply, RpcError, RpcServer
 from ._static import bundle
 
-#: above this many points the scatter switches to performance mode (small points, no hover)
-PERFORMANCE_THRESHOLD = 2_000_000
+#: above this many points the scatter switches to performance mode (small points, no hover):
+#: 5M points keep hover (the spatial index is built in idle time after the first frame)
+PERFORMANCE_THRESHOLD = 8_000_000
 _EMBEDDING_RE = re.compile(r"^(.*(?:embedding|umap|tsne|t_sne|pca).*)_x$", re.IGNORECASE)
 _TOOLTIP_DEFAULTS = (
     "label",

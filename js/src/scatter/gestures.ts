@@ -32,6 +32,8 @@ export interface GestureActions {
   finishLasso(path: number[], additive: boolean): void;
   finishBox(x0: number, y0: number, x1: number, y1: number, additive: boolean): void;
   resetView(): void;
+  /** A drag started (`true`) or ended (`false`, before its finish call). */
+  dragging?(active: boolean, kind: Mode): void;
 }
 
 interface Drag {
@@ -87,8 +89,10 @@ export class StageGestures {
 
   /** Drop a drag in progress (its lasso or box disappears, nothing is selected). */
   cancel(): void {
+    const d = this.drag;
     this.drag = null;
     this.clearOverlay();
+    if (d) this.act.dragging?.(false, d.kind);
   }
 
   private local(ev: { clientX: number; clientY: number }): [number, number] {
@@ -102,7 +106,9 @@ export class StageGestures {
     const [x, y] = this.local(ev);
     const mode = this.act.mode();
     const kind: Mode = mode === "pan" ? (ev.shiftKey ? "lasso" : "pan") : mode;
+    if (this.drag) this.act.dragging?.(false, this.drag.kind); // a press without its release
     this.drag = { kind, x0: x, y0: y, x, y, path: [x, y], id: ev.pointerId, moved: false };
+    this.act.dragging?.(true, kind);
     try {
       this.stage?.setPointerCapture(ev.pointerId);
     } catch {
@@ -146,6 +152,7 @@ export class StageGestures {
     const [x, y] = this.local(ev);
     const additive = isAdditive(ev);
     this.clearOverlay();
+    this.act.dragging?.(false, d.kind);
     if (!d.moved) {
       this.act.clickAt(x, y, additive);
       return;

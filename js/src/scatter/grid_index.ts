@@ -61,6 +61,32 @@ export class GridIndex {
   }
 
   /**
+   * Call `fn(i)` for every indexed point in the cells overlapping the rectangle (data
+   * coordinates): a superset of the points inside it, each once, in no particular order. Points
+   * with NaN coordinates are never indexed, so never visited.
+   */
+  forEachInRect(xmin: number, xmax: number, ymin: number, ymax: number, fn: (i: number) => void): void {
+    const b = this.b;
+    if (!(xmin <= xmax && ymin <= ymax) || xmax < b.xmin || xmin > b.xmax || ymax < b.ymin || ymin > b.ymax) return;
+    const c0 = Math.max(0, Math.floor((xmin - b.xmin) / this.cw));
+    const c1 = Math.min(this.cols - 1, Math.floor((xmax - b.xmin) / this.cw));
+    const r0 = Math.max(0, Math.floor((ymin - b.ymin) / this.ch));
+    const r1 = Math.min(this.rows - 1, Math.floor((ymax - b.ymin) / this.ch));
+    const order = this.order;
+    const starts = this.starts;
+    for (let r = r0; r <= r1; r++) {
+      // the cells of one row of the grid are contiguous in `order`
+      const end = starts[r * this.cols + c1 + 1];
+      for (let k = starts[r * this.cols + c0]; k < end; k++) fn(order[k]);
+    }
+  }
+
+  /** Number of points in the index (those with finite coordinates inside its bounds). */
+  get size(): number {
+    return this.order.length;
+  }
+
+  /**
    * The point nearest to (x, y) within `rx` / `ry` data units (an ellipse: a pixel radius divided
    * by each axis' scale), or -1. `accept(i)` may skip points (e.g. hidden ones).
    */

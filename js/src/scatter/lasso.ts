@@ -8,6 +8,11 @@ import { Bitmask } from "../shared/selection";
 
 export type Polygon = ArrayLike<number>;
 
+/** A spatial index that can list candidate points in a rectangle ({@link GridIndex}). */
+export interface RectIndex {
+  forEachInRect(xmin: number, xmax: number, ymin: number, ymax: number, fn: (i: number) => void): void;
+}
+
 /** Whether (x, y) is inside the polygon (even-odd rule). */
 export function pointInPolygon(x: number, y: number, poly: Polygon): boolean {
   const n = poly.length >> 1;
@@ -49,13 +54,28 @@ export function polygonBounds(poly: Polygon): Rect {
   return { xmin, xmax, ymin, ymax };
 }
 
-/** Rows whose point is inside the polygon (points with NaN coordinates never are). */
-export function lassoSelect(xs: Float32Array, ys: Float32Array, poly: Polygon): Bitmask {
+/**
+ * Rows whose point is inside the polygon (points with NaN coordinates never are). With a spatial
+ * `index` over the same points, only the points in the cells under the polygon's bounding box
+ * are tested (the same test, so the same rows): a small lasso over millions of points costs
+ * what it covers, not a scan of every point.
+ */
+export function lassoSelect(xs: Float32Array, ys: Float32Array, poly: Polygon, index?: RectIndex | null): Bitmask {
   const n = Math.min(xs.length, ys.length);
   const out = new Bitmask(n);
   if ((poly.length >> 1) < 3) return out;
   const b = polygonBounds(poly);
   const bits = out.bits;
+  if (index) {
+    index.forEachInRect(b.xmin, b.xmax, b.ymin, b.ymax, (i) => {
+      if (i >= n) return;
+      const x = xs[i];
+      const y = ys[i];
+      if (!(x >= b.xmin && x <= b.xmax && y >= b.ymin && y <= b.ymax)) return;
+      if (pointInPolygon(x, y, poly)) bits[i >> 3] |= 1 << (i & 7);
+    });
+    return out;
+  }
   for (let i = 0; i < n; i++) {
     const x = xs[i];
     const y = ys[i];
@@ -66,8 +86,9 @@ export function lassoSelect(xs: Float32Array, ys: Float32Array, poly: Polygon): 
   return out;
 }
 
-/** Rows whose point is inside the rectangle (edges included; corners in any order). */
-export function boxSelect(xs: Float32Array, ys: Float32Array, x0: number, y0: number, x1: number, y1: number): Bitmask {
+/** Rows whose point is inside the rectangle (edges included; corners in any order); with an
+ *  `index`, only the points in the cells under it are tested. */
+export function boxSelect(xs: Float32Array, ys: Float32Array, x0: number, y0: number, x1: number, y1: number, index?: RectIndex | null): Bitmask {
   const n = Math.min(xs.length, ys.length);
   const out = new Bitmask(n);
   const xmin = Math.min(x0, x1);
@@ -75,6 +96,15 @@ export function boxSelect(xs: Float32Array, ys: Float32Array, x0: number, y0: nu
   const ymin = Math.min(y0, y1);
   const ymax = Math.max(y0, y1);
   const bits = out.bits;
+  if (index) {
+    index.forEachInRect(xmin, xmax, ymin, ymax, (i) => {
+      if (i >= n) return;
+      const x = xs[i];
+      const y = ys[i];
+      if (x >= xmin && x <= xmax && y >= ymin && y <= ymax) bits[i >> 3] |= 1 << (i & 7);
+    });
+    return out;
+  }
   for (let i = 0; i < n; i++) {
     const x = xs[i];
     const y = ys[i];

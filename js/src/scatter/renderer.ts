@@ -6,15 +6,20 @@
  * - colour: a uint8/uint16 category code per point (integer attribute) looked up in a palette
  *   texture, or a float32 value mapped through a ramp texture, or one colour;
  * - size: an optional float32 per point in [0, 1] mapped to a pixel range;
- * - selection: the packed bitmask itself, uploaded as an R8UI texture (125 KB at 1M points) and
- *   read in the vertex shader with `gl_VertexID`, so a new selection never rebuilds a buffer.
+ * - selection: one byte per point (an integer attribute: 1 selected) and the selected rows as
+ *   an index buffer, both rebuilt from the packed bitmask on a new selection (a linear pass).
+ *   A vertex attribute, not a texture lookup per vertex: on a software renderer (SwiftShader,
+ *   a machine without a GPU) the lookup made every frame of millions of points several times
+ *   slower.
  *
- * Layers: the unselected points (dimmed while something is selected), then the selected ones on
- * top, then the hovered point with a ring. Circles are antialiased in the fragment shader and
+ * Layers: the unselected points (dimmed while something is selected; one draw over all points),
+ * then the selected ones on top (one draw over the selected rows only, through the index
+ * buffer), then the hovered point with a ring. Circles are antialiased in the fragment shader and
  * blended premultiplied, so dimmed points work on light and dark backgrounds alike.
  */
 
 import { parseColor, rampBytes, type RGBA } from "./colors";
+import { selectionArrays } from "./selection_arrays";
 import type { ViewTransform } from "./transform";
 
 export type ColorSpec =
@@ -57,8 +62,6 @@ export interface Renderer {
   destroy(): void;
 }
 
-const SEL_TEX_WIDTH = 4096;
-
 const VERTEX = `#version 300 es
 precision highp float;
 precision highp int;
@@ -69,6 +72,7 @@ in float aY;
 in uint aCode;
 in float aValue;
 in float aSize;
+in uint aSel;
 
 uniform vec4 uXf;          // clip = data * xy + zw
 uniform int uColorMode;    // 0 one colour, 1 category, 2 value
@@ -78,7 +82,6 @@ uniform sampler2D uRamp;
 uniform vec2 uRange;       // value range (lo, 1 / (hi - lo))
 uniform vec4 uBaseColor;
 uniform vec4 uMissing;
-uniform usampler2D uSel;
 uniform int uHasSel;
 uniform int uPass;         // 0 unselected (all when nothing selected), 1 selected, 2 hover
 uniform float uPointSize;  // device px
@@ -91,11 +94,6 @@ out vec4 vColor;
 out float vSize;
 flat out int vRing;
 
-bool isSelected(int id) {
-  int b = id >> 3;
-  uint byte = texelFetch(uSel, ivec2(b % ${SEL_TEX_WIDTH}, b / ${SEL_TEX_WIDTH}), 0).r;
-  return ((byte >> uint(id & 7)) & 1u) == 1u;
-}
 
 void hide() {
   gl_Position = vec4(2.0, 2.0, 2.0, 1.0);
@@ -106,7 +104,7 @@ void hide() {
 }
 
 void main() {
-  bool sel = uHasSel == 1 && isSelected(gl_VertexID);
+  bool sel = uHasSel == 1 && aSel == 1u;
   if ((uPass == 0 && sel) || (uPass == 1 && !sel) || !(aX == aX) || !(aY == aY)) {
     hide();
     return;
@@ -190,8 +188,12 @@ export class PointRenderer implements Renderer {
   private vao: WebGLVertexArrayObject;
   private loc: Record<string, WebGLUniformLocation | null> = {};
   private attr: Record<string, number> = {};
-  private buffers: Record<string, WebGLBuffer | null> = { x: null, y: null, code: null, value: null, size: null };
-  private selTex: WebGLTexture;
+  private buffers: Record<string, WebGLBuffer | null> = { x: null, y: null, code: null, value: null, size: null, sel: null, selIdx: null };
+  /** Number of selected rows in the `selIdx` element buffer. */
+  private selCount = 0;
+  /** The bitmask to upload at the next draw (the caller does not modify it meanwhile). */
+  private pendingSel: Uint8Array | null = null;
+  private selDirty = false;
   private paletteTex: WebGLTexture;
   private rampTex: WebGLTexture;
   private n = 0;
@@ -236,14 +238,13 @@ export class PointRenderer implements Renderer {
     gl.deleteShader(vs);
     gl.deleteShader(fs);
     this.program = program;
-    for (const name of ["uXf", "uColorMode", "uPalette", "uPaletteSize", "uRamp", "uRange", "uBaseColor", "uMissing", "uSel", "uHasSel", "uPass", "uPointSize", "uSizeRange", "uHasSize", "uOpacity", "uDim", "uRingColor"]) {
+    for (const name of ["uXf", "uColorMode", "uPalette", "uPaletteSize", "uRamp", "uRange", "uBaseColor", "uMissing", "uHasSel", "uPass", "uPointSize", "uSizeRange", "uHasSize", "uOpacity", "uDim", "uRingColor"]) {
       this.loc[name] = gl.getUniformLocation(program, name);
     }
-    for (const name of ["aX", "aY", "aCode", "aValue", "aSize"]) this.attr[name] = gl.getAttribLocation(program, name);
+    for (const name of ["aX", "aY", "aCode", "aValue", "aSize", "aSel"]) this.attr[name] = gl.getAttribLocation(program, name);
     const vao = gl.createVertexArray();
     if (!vao) throw new Error("cannot create a vertex array");
     this.vao = vao;
-    this.selTex = this.texture(gl.NEAREST);
     this.paletteTex = this.texture(gl.NEAREST);
     this.rampTex = this.texture(gl.LINEAR);
     gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
@@ -304,6 +305,9 @@ export class PointRenderer implements Renderer {
     this.floatBuffer("size", "aSize", this.hasSize ? data.size : null);
     gl.bindVertexArray(null);
     this.hover = -1;
+    this.hasSel = false;
+    this.pendingSel = null;
+    this.selDirty = false;
     this.uploadSelection(null);
   }
 
@@ -341,24 +345,42 @@ export class PointRenderer implements Renderer {
     this.paletteSize = colors.length;
   }
 
+  /** The selection flags (a byte per point) and the selected rows (the element buffer). */
   private uploadSelection(bits: Uint8Array | null): void {
     const gl = this.gl;
-    const nbytes = Math.max(1, (this.n + 7) >> 3);
-    const h = Math.ceil(nbytes / SEL_TEX_WIDTH);
-    const w = h > 1 ? SEL_TEX_WIDTH : nbytes;
-    let data: Uint8Array = new Uint8Array(w * h);
-    if (bits !== null) {
-      if (bits.length === data.length) data = bits;
-      else data.set(bits.subarray(0, Math.min(bits.length, data.length)));
+    const loc = this.attr.aSel;
+    gl.bindVertexArray(this.vao);
+    const { flags, rows } = selectionArrays(bits, this.n);
+    this.selCount = rows.length;
+    if (flags === null) {
+      if (loc >= 0) {
+        gl.disableVertexAttribArray(loc);
+        gl.vertexAttribI4ui(loc, 0, 0, 0, 0);
+      }
+    } else {
+      const buf = this.buffers.sel ?? gl.createBuffer();
+      this.buffers.sel = buf;
+      gl.bindBuffer(gl.ARRAY_BUFFER, buf);
+      gl.bufferData(gl.ARRAY_BUFFER, flags, gl.DYNAMIC_DRAW);
+      if (loc >= 0) {
+        gl.enableVertexAttribArray(loc);
+        gl.vertexAttribIPointer(loc, 1, gl.UNSIGNED_BYTE, 0, 0);
+      }
     }
-    gl.bindTexture(gl.TEXTURE_2D, this.selTex);
-    gl.texImage2D(gl.TEXTURE_2D, 0, gl.R8UI, w, h, 0, gl.RED_INTEGER, gl.UNSIGNED_BYTE, data);
+    const idx = this.buffers.selIdx ?? gl.createBuffer();
+    this.buffers.selIdx = idx;
+    gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, idx); // part of the vertex array's state
+    gl.bufferData(gl.ELEMENT_ARRAY_BUFFER, rows.length > 0 ? rows : new Uint32Array(1), gl.DYNAMIC_DRAW);
+    gl.bindVertexArray(null);
   }
 
   /** The packed selection bitmask over the points (null or all-zero: nothing selected). */
   setSelection(bits: Uint8Array | null, any: boolean): void {
     this.hasSel = bits !== null && any;
-    this.uploadSelection(this.hasSel ? bits : null);
+    // uploaded by the next draw: a burst of selections uploads once, and an upload never waits
+    // (blocking the page) for a frame the GPU is still drawing
+    this.pendingSel = this.hasSel ? bits : null;
+    this.selDirty = true;
   }
 
   /** The hovered point (-1: none). */
@@ -383,6 +405,11 @@ export class PointRenderer implements Renderer {
     if (this.lost) return;
     const gl = this.gl;
     const { style, dpr } = this;
+    if (this.selDirty) {
+      this.selDirty = false;
+      this.uploadSelection(this.pendingSel);
+      this.pendingSel = null;
+    }
     gl.viewport(0, 0, this.canvas.width, this.canvas.height);
     gl.clearColor(0, 0, 0, 0);
     gl.clear(gl.COLOR_BUFFER_BIT);
@@ -412,9 +439,6 @@ export class PointRenderer implements Renderer {
     gl.uniform1f(L.uDim, style.dimOpacity);
     gl.uniform4fv(L.uRingColor, norm(parseColor(style.ringColor)));
     gl.uniform1i(L.uHasSel, this.hasSel ? 1 : 0);
-    gl.activeTexture(gl.TEXTURE0);
-    gl.bindTexture(gl.TEXTURE_2D, this.selTex);
-    gl.uniform1i(L.uSel, 0);
     gl.activeTexture(gl.TEXTURE1);
     gl.bindTexture(gl.TEXTURE_2D, this.paletteTex);
     gl.uniform1i(L.uPalette, 1);
@@ -424,9 +448,9 @@ export class PointRenderer implements Renderer {
 
     gl.uniform1i(L.uPass, 0);
     gl.drawArrays(gl.POINTS, 0, this.n);
-    if (this.hasSel) {
+    if (this.hasSel && this.selCount > 0) {
       gl.uniform1i(L.uPass, 1);
-      gl.drawArrays(gl.POINTS, 0, this.n);
+      gl.drawElements(gl.POINTS, this.selCount, gl.UNSIGNED_INT, 0);
     }
     if (this.hover >= 0) {
       gl.uniform1i(L.uHasSel, 0); // the hovered point shows whatever its state
@@ -455,7 +479,6 @@ export class PointRenderer implements Renderer {
   destroy(): void {
     const gl = this.gl;
     for (const b of Object.values(this.buffers)) if (b) gl.deleteBuffer(b);
-    gl.deleteTexture(this.selTex);
     gl.deleteTexture(this.paletteTex);
     gl.deleteTexture(this.rampTex);
     gl.deleteVertexArray(this.vao);

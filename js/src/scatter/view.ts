@@ -21,6 +21,7 @@ import { Bitmask, clickSelection } from "../shared/selection";
 import type { PointDetails, ScatterData } from "./data";
 import { StageGestures, type Mode } from "./gestures";
 import { GridIndex } from "./grid_index";
+import { IDLE_INDEX_MIN, selectionGraceMs } from "./pacing";
 import { renderLegend } from "./legend";
 import { boxHit, lassoHit } from "./regions";
 import { DEFAULT_STYLE, PointRenderer, type ColorSpec, type Renderer } from "./renderer";
@@ -77,6 +78,14 @@ export class ScatterView {
   private index: GridIndex | null = null;
   private hovered = -1;
   private drawQueued = false;
+  /** No frame before this time (ms, `Date.now()`): a selection message is leaving. */
+  private holdDrawUntil = 0;
+  /** How long the last frame took (ms): from its draw to the next animation frame. */
+  private frameMs = 0;
+  /** A lasso or box is being drawn: point frames wait for its end (the overlay shows it). */
+  private holdForDrag = false;
+  private drawDeferred = false;
+  private idleIndexQueued = false;
   /** The user panned or zoomed since the last fit. */
   private userMoved = false;
   private resizeObserver: ResizeObserver | null = null;
@@ -111,6 +120,7 @@ export class ScatterView {
       finishLasso: (path, additive) => this.finishLasso(path, additive),
       finishBox: (x0, y0, x1, y1, additive) => this.finishBox(x0, y0, x1, y1, additive),
       resetView: () => this.resetView(),
+      dragging: (active, kind) => this.dragging(active, kind),
     });
     this.legend = h("div", { class: "nbd-sc-legend", "data-testid": "sc-legend" });
     this.tooltip = new PointTooltip({
@@ -170,10 +180,7 @@ export class ScatterView {
   setPerformance(on: boolean): void {
     this.performance = on;
     this.root.dataset.performance = on ? "1" : "0";
-    if (on) {
-      this.index = null;
-      this.tooltip.hide();
-    }
+    if (on) this.tooltip.hide();
     this.applyPointSize();
   }
 
@@ -292,49 +299,85 @@ export class ScatterView {
     this.requestDraw();
   }
 
-  requestDraw(): void {
-    if (this.drawQueued || this.destroyed) return;
+  /** Draw on the next animation frame; with `holdMs`, not before that many ms from now (any
+   *  other request meanwhile waits too). */
+  requestDraw(holdMs = 0): void {
+    if (this.destroyed) return;
+    if (holdMs > 0) this.holdDrawUntil = Math.max(this.holdDrawUntil, Date.now() + holdMs);
+    if (this.drawQueued) return;
     this.drawQueued = true;
+    const frame = (fn: () => void): void => {
+      if (typeof requestAnimationFrame === "function") requestAnimationFrame(fn);
+      else setTimeout(fn, 0);
+    };
     const run = (): void => {
+      if (this.holdForDrag) {
+        this.drawQueued = false;
+        this.drawDeferred = true; // drawn when the drag ends
+        return;
+      }
+      const wait = this.holdDrawUntil - Date.now();
+      if (wait > 0 && !this.destroyed) {
+        setTimeout(() => frame(run), wait);
+        return;
+      }
       this.drawQueued = false;
       this.drawNow();
     };
-    if (typeof requestAnimationFrame === "function") requestAnimationFrame(run);
-    else setTimeout(run, 0);
+    frame(run);
+  }
+
+  /** A drag started or ended: a lasso or box holds the point frames (not a pan, which moves). */
+  private dragging(active: boolean, kind: Mode): void {
+    if (kind === "pan") return;
+    this.holdForDrag = active;
+    if (!active && this.drawDeferred) {
+      this.drawDeferred = false;
+      this.requestDraw();
+    }
   }
 
   private drawNow(): void {
     if (this.destroyed || !this.renderer) return;
     this.renderer.draw(this.t);
+    if (typeof requestAnimationFrame === "function" && typeof performance !== "undefined") {
+      // the next animation frame comes once this one is done (later when the GPU is slow)
+      const t0 = performance.now();
+      requestAnimationFrame(() => {
+        this.frameMs = performance.now() - t0;
+      });
+    }
     this.root.dataset.frames = String(this.renderer.frames);
     this.root.dataset.transform = JSON.stringify(this.t.toArray());
     if (this.data && this.root.dataset.ready !== "1") {
       this.root.dataset.ready = "1";
       this.root.dataset.firstFrameAt = String(Date.now());
     }
+    if (this.data && this.index === null && this.n >= IDLE_INDEX_MIN) this.buildIndexWhenIdle();
   }
 
   // ------------------------------------------------------------------ selection gestures
 
   private commit(next: Bitmask, source: string, region: Record<string, unknown>): void {
     this.sel = next;
-    this.renderer?.setSelection(next.bits, !next.isEmpty());
     this.renderStatus();
-    this.requestDraw();
+    // the selection goes out first; the frame showing it waits until the message has left
     this.opts.onSelect?.(next, next.isEmpty() ? "clear" : source, next.isEmpty() ? {} : region);
+    this.renderer?.setSelection(next.bits, !next.isEmpty());
+    this.requestDraw(selectionGraceMs(this.n, this.frameMs));
   }
 
   /** Lasso drawn along `path` (canvas pixels). */
   finishLasso(path: number[], additive: boolean): void {
     if (!this.data || path.length < 6) return;
-    const { rows, region } = lassoHit(this.data.x, this.data.y, path, this.t);
+    const { rows, region } = lassoHit(this.data.x, this.data.y, path, this.t, this.spatialIndex());
     this.commit(additive ? this.sel.union(rows) : rows, "lasso", region);
   }
 
   /** Box from (x0, y0) to (x1, y1) in canvas pixels. */
   finishBox(x0: number, y0: number, x1: number, y1: number, additive: boolean): void {
     if (!this.data) return;
-    const { rows, region } = boxHit(this.data.x, this.data.y, x0, y0, x1, y1, this.t);
+    const { rows, region } = boxHit(this.data.x, this.data.y, x0, y0, x1, y1, this.t, this.spatialIndex());
     this.commit(additive ? this.sel.union(rows) : rows, "box", region);
   }
 
@@ -359,15 +402,30 @@ export class ScatterView {
 
   // ------------------------------------------------------------------ hover
 
-  private ensureIndex(): GridIndex | null {
-    if (this.performance || !this.data) return null;
+  /** The spatial index over the points (built on first use). */
+  private spatialIndex(): GridIndex | null {
+    if (!this.data) return null;
     if (this.index === null) this.index = new GridIndex(this.data.x, this.data.y, this.bounds);
     return this.index;
   }
 
-  /** The point under canvas pixel (x, y), or -1. */
+  /** Build the index once the page is idle (after the first frame), not on the first gesture. */
+  private buildIndexWhenIdle(): void {
+    if (this.idleIndexQueued) return;
+    this.idleIndexQueued = true;
+    const data = this.data;
+    const build = (): void => {
+      this.idleIndexQueued = false;
+      if (!this.destroyed && this.data === data && this.index === null) this.spatialIndex();
+    };
+    const idle = (globalThis as { requestIdleCallback?: (cb: () => void, o?: { timeout: number }) => number }).requestIdleCallback;
+    if (typeof idle === "function") idle(build, { timeout: 2000 });
+    else setTimeout(build, 50);
+  }
+
+  /** The point under canvas pixel (x, y), or -1 (none in performance mode). */
   pick(x: number, y: number): number {
-    const index = this.ensureIndex();
+    const index = this.performance ? null : this.spatialIndex();
     if (!index) return -1;
     const [dx, dy] = this.t.toData(x, y);
     const r = Math.max(HOVER_RADIUS, this.pointSize / 2 + 2);

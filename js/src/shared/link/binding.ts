@@ -166,8 +166,8 @@ export class SelectionBinding {
         this.subscriber,
         opts.live ?? false,
         objectKeys === null ? null : objectKeys.toObjects(rows),
+        opts.immediate ?? false,
       );
-      if (opts.immediate && !opts.live) this.hub.flush();
       return;
     }
     if (opts.live) return; // nothing else to tell: the view shows it already

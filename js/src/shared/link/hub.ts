@@ -145,7 +145,8 @@ export class LinkHub {
 
   /**
    * A view's new selection of samples. Every other subscriber hears it now; unless `live` (a
-   * brush still moving), the kernel gets it after the debounce.
+   * brush still moving), the kernel gets it after the debounce, or, with `immediate`, at once,
+   * before the other views redraw (a lasso reaches the kernel without waiting for them).
    */
   propose(
     samples: Bitmask,
@@ -153,6 +154,7 @@ export class LinkHub {
     from: LinkSubscriber | null,
     live = false,
     objects: Bitmask | null = null,
+    immediate = false,
   ): void {
     const mask = samples.n === this.n ? samples : Bitmask.fromBytes(samples.bits, this.n);
     this.current = mask;
@@ -163,8 +165,12 @@ export class LinkHub {
           ? objects
           : Bitmask.fromBytes(objects.bits, this.nObj);
     this.currentMeta = { source: meta.source, view: meta.view, region: meta.region ?? {} };
+    if (!live && immediate) {
+      this.write.cancel();
+      this.commit();
+    }
     this.notify(from);
-    if (!live) this.write();
+    if (!live && !immediate) this.write();
   }
 
   /** Send a pending selection now. */
