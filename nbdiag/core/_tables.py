@@ -36,12 +36,17 @@ def missing(value: Any) -> bool:
 
 #: the dtype of ``samples.path`` (and of a text ``split``): Arrow-backed strings (about half
 #: the memory of Python strings at 1M rows), NaN where a sample has no file
-PATH_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
+try:
+    PATH_DTYPE: Any = pd.StringDtype("pyarrow", na_value=np.nan)
+except TypeError:  # pandas < 2.3 has no NaN-valued string dtype: Python strings, NaN for none
+    PATH_DTYPE = np.dtype(object)
+#: whether :data:`PATH_DTYPE` is Arrow-backed (pandas >= 2.3)
+ARROW_PATHS = PATH_DTYPE != np.dtype(object)
 
 
 def as_paths(values: pd.Series) -> pd.Series:
     """``values`` (str, ``os.PathLike``, None/NaN) as a :data:`PATH_DTYPE` column."""
-    if values.dtype == PATH_DTYPE:
+    if ARROW_PATHS and values.dtype == PATH_DTYPE:
         return values
     if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
         values = pd.Series(
@@ -49,7 +54,8 @@ def as_paths(values: pd.Series) -> pd.Series:
             index=values.index,
             dtype=object,
         )
-    return values.astype(PATH_DTYPE)
+    out = values.astype(PATH_DTYPE)
+    return out if ARROW_PATHS else out.where(out.notna(), np.nan)
 
 
 def path_list(samples: pd.DataFrame) -> list[str | None]:

@@ -63,7 +63,10 @@ def existing_files(paths: Sequence[str | None] | pd.Series) -> np.ndarray:
     col = _as_text(paths)
     if os.sep != "/" or os.altsep:  # Windows: two separators, drive letters
         return np.array([isinstance(p, str) and os.path.isfile(p) for p in col], dtype=bool)
-    text = pa.array(col.array)  # the column's own Arrow buffers: no Python strings made
+    if hasattr(col.array, "__arrow_array__"):  # the column's own Arrow buffers, not copied
+        text = pa.array(col.array)
+    else:  # pandas < 2.3: Python strings
+        text = pa.array(col.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
     if text.null_count == len(text):
         return out
     # the parent folder of each path, by one vectorised regex ("." for a bare name)
