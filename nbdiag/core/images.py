@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import os
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from threading import Lock
 
@@ -45,18 +47,26 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ImageLoadError(path, "missing_file")
+    with decoding(path), Image.open(path) as img:
+        img.load()
+        img = ImageOps.exif_transpose(img)
+        return _normalise_mode(img)
+
+
+@contextmanager
+def decoding(path: str) -> Iterator[None]:
+    """Pillow's errors while reading ``path`` (a file, or a name for bytes) as an
+    :class:`ImageLoadError` with its issue name: the one mapping every decoder here uses."""
     try:
-        with Image.open(path) as img:
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            return _normalise_mode(img)
+        yield
+    except ImageLoadError:
+        raise
     except UnidentifiedImageError as exc:
         raise ImageLoadError(path, "corrupt_image", "not a readable image") from exc
     except Image.DecompressionBombError as exc:
         raise ImageLoadError(path, "too_large_image", str(exc)) from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        msg = str(exc)
-        raise ImageLoadError(path, _issue_from_error(exc), msg) from exc
+        raise ImageLoadError(path, _issue_from_error(exc), str(exc)) from exc
 
 
 def probe_image(path: str | os.PathLike[str], decode: bool = True) -> ImageInfo:

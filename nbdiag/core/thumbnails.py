@@ -31,15 +31,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from .cache_dir import default_cache_dir
 from .images import (
     _EXIF_ORIENTATION_TAG,
     _SWAPPING_ORIENTATIONS,
     ImageLoadError,
-    _issue_from_error,
     _normalise_mode,
+    decoding,
     encode_thumbnail,
 )
 
@@ -62,23 +62,16 @@ def decode_thumbnail_source(
     if not os.path.exists(path):
         raise ImageLoadError(path, "missing_file")
     target = 2 * max(1, int(size))
-    try:
-        with Image.open(path) as img:
-            w, h = img.size
-            orientation = img.getexif().get(_EXIF_ORIENTATION_TAG, 1)
-            if img.format == "JPEG" and max(w, h) >= 2 * target:
-                scale = target / max(w, h)
-                img.draft("RGB", (math.ceil(w * scale), math.ceil(h * scale)))
-            img.load()
-            if orientation in (2, 3, 4, 5, 6, 7, 8):  # (exif_transpose copies otherwise)
-                img = ImageOps.exif_transpose(img)
-            img = _normalise_mode(img)
-    except UnidentifiedImageError as exc:
-        raise ImageLoadError(path, "corrupt_image", "not a readable image") from exc
-    except Image.DecompressionBombError as exc:
-        raise ImageLoadError(path, "too_large_image", str(exc)) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageLoadError(path, _issue_from_error(exc), str(exc)) from exc
+    with decoding(path), Image.open(path) as img:
+        w, h = img.size
+        orientation = img.getexif().get(_EXIF_ORIENTATION_TAG, 1)
+        if img.format == "JPEG" and max(w, h) >= 2 * target:
+            scale = target / max(w, h)
+            img.draft("RGB", (math.ceil(w * scale), math.ceil(h * scale)))
+        img.load()
+        if orientation in (2, 3, 4, 5, 6, 7, 8):  # (exif_transpose copies otherwise)
+            img = ImageOps.exif_transpose(img)
+        img = _normalise_mode(img)
     if orientation in _SWAPPING_ORIENTATIONS:
         w, h = h, w
     factor = max(img.size) // target

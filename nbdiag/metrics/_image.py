@@ -13,9 +13,9 @@ import os
 from functools import cached_property
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
-from ..core.images import ImageLoadError, _issue_from_error, _normalise_mode
+from ..core.images import ImageLoadError, _issue_from_error, _normalise_mode, decoding
 
 #: images whose longer side exceeds this are area-downscaled to it for the structure metrics
 #: (sharpness, blurriness, contrast): a fixed analysis resolution, so that these scale-dependent
@@ -59,26 +59,19 @@ def decode_bytes(
     is decoded with libjpeg's DCT scaling to the smallest power-of-two reduction still at
     least ``reduce_to`` on its longer side (several times faster than a full decode).
     """
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            w, h = img.size
-            reduced = False
-            if reduce_to and img.format == "JPEG" and max(w, h) >= 2 * reduce_to:
-                scale = reduce_to / max(w, h)
-                img.draft("RGB", (max(1, int(w * scale)), max(1, int(h * scale))))
-                reduced = img.size != (w, h)
-            orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
-            img.load()
-            if orientation in (2, 3, 4, 5, 6, 7, 8):  # (exif_transpose would copy otherwise)
-                img = ImageOps.exif_transpose(img)
-            img = _normalise_mode(img)
-            rgb = img if img.mode == "RGB" else img.convert("RGB")
-    except UnidentifiedImageError as exc:
-        raise ImageLoadError(path, "corrupt_image", "not a readable image") from exc
-    except Image.DecompressionBombError as exc:
-        raise ImageLoadError(path, "too_large_image", str(exc)) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageLoadError(path, _issue_from_error(exc), str(exc)) from exc
+    with decoding(path), Image.open(io.BytesIO(data)) as img:
+        w, h = img.size
+        reduced = False
+        if reduce_to and img.format == "JPEG" and max(w, h) >= 2 * reduce_to:
+            scale = reduce_to / max(w, h)
+            img.draft("RGB", (max(1, int(w * scale)), max(1, int(h * scale))))
+            reduced = img.size != (w, h)
+        orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+        img.load()
+        if orientation in (2, 3, 4, 5, 6, 7, 8):  # (exif_transpose would copy otherwise)
+            img = ImageOps.exif_transpose(img)
+        img = _normalise_mode(img)
+        rgb = img if img.mode == "RGB" else img.convert("RGB")
     if orientation in (5, 6, 7, 8):
         w, h = h, w
     return rgb, (w, h), reduced

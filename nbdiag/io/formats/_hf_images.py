@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ...core import ImageLoadError
+from ...core.images import decoding
 from .._probe import AUTO_HEADER_LIMIT, PROGRESS_MIN_FILES, probe_files, progress_bar
 
 #: rows read from the Arrow data at a time
@@ -110,17 +110,9 @@ def decode_array(data: Any, what: str) -> np.ndarray:
     """An encoded image as a uint8 array, EXIF orientation applied: (H, W) for grayscale,
     (H, W, 3) otherwise (transparency over white, 16-bit and float scaled to 0..255).
     Raises :class:`~nbdiag.ImageLoadError` naming ``what``."""
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            img = ImageOps.exif_transpose(img)
-    except UnidentifiedImageError as exc:
-        raise ImageLoadError(what, "corrupt_image", "not a readable image") from exc
-    except Image.DecompressionBombError as exc:
-        raise ImageLoadError(what, "too_large_image", str(exc)) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        reason = "truncated_image" if "truncated" in str(exc) else "corrupt_image"
-        raise ImageLoadError(what, reason, str(exc)) from exc
+    with decoding(what), Image.open(io.BytesIO(data)) as img:
+        img.load()
+        img = ImageOps.exif_transpose(img)
     if img.mode in ("I", "F") or img.mode.startswith("I;16"):
         arr = np.asarray(img, dtype=np.float64)
         lo, hi = float(arr.min()), float(arr.max())
