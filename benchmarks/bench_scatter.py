@@ -7,6 +7,8 @@ for the peer)::
     python -m benchmarks.bench_scatter                      # 100k and 1M points
     python -m benchmarks.bench_scatter --sizes 100000       # one size
     python -m benchmarks.bench_scatter --skip-jscatter      # nbdiag alone
+    python -m benchmarks.bench_scatter --sizes 1000000 --from-dataframe   # + Run All from a
+                                                            # DataFrame with paths (ingest too)
     python -m benchmarks.bench_scatter --sizes 1000000 5000000 10000000   # at scale (issue 14)
 
 For each size and library, one notebook (same JupyterLab server, same browser) builds the same
@@ -134,6 +136,19 @@ t_built = time.time()
 payload = state_bytes(w)
 w"""
 
+#: Run All from a DataFrame with a path per row (files absent), default arguments: ingest + view
+DATASET_CELL = """df["path"] = [f"/nonexistent/nbdiag-bench/img_{i:07d}.jpg" for i in range(N)]
+t_cell = time.time()
+ds = nbdiag.Dataset.from_dataframe(df, class_names=list("abcdefghij"))
+w = Scatter(ds, x="x", y="y", color="label", height=480, tooltip=False)
+def _on_select(widget):
+    sel = widget.selected                      # the DataFrame a user gets
+    sels.append((time.time(), len(sel)))
+w.on_select(_on_select)
+t_built = time.time()
+payload = state_bytes(w)
+w"""
+
 JSCATTER_CELL = """t_cell = time.time()
 js = jscatter.Scatter(data=df, x="x", y="y", color_by="label", height=480)
 js.mouse("lasso")
@@ -201,10 +216,13 @@ def run_one(lab, browser_context, lib: str, n: int, workdir: Path) -> dict[str, 
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
     name = f"bench_scatter_{lib}_{n}.ipynb"
-    imports = "from nbdiag.widgets import Scatter" if lib == "nbdiag" else "import jscatter"
+    imports = {
+        "nbdiag": "from nbdiag.widgets import Scatter",
+        "nbdiag-dataset": "import nbdiag\nfrom nbdiag.widgets import Scatter",
+    }.get(lib, "import jscatter")
     cells = [
         DATA_CELL.format(n=n, imports=imports),
-        NBDIAG_CELL if lib == "nbdiag" else JSCATTER_CELL,
+        {"nbdiag": NBDIAG_CELL, "nbdiag-dataset": DATASET_CELL}.get(lib, JSCATTER_CELL),
     ]
     lab.write_notebook(name, cells)
     result: dict[str, Any] = {"library": lib, "points": n}
@@ -216,7 +234,7 @@ def run_one(lab, browser_context, lib: str, n: int, workdir: Path) -> dict[str, 
         t_cell = probe.eval("t_cell")
         result["build_s"] = round(probe.eval("t_built - t_cell"), 3)
         result["payload_state_bytes"] = probe.eval("payload")
-        if lib == "nbdiag":
+        if lib.startswith("nbdiag"):
             result["payload_binary_bytes"] = probe.eval("w.payload_bytes()")
         # first frame
         t_draw = wait_until(
@@ -230,7 +248,7 @@ def run_one(lab, browser_context, lib: str, n: int, workdir: Path) -> dict[str, 
         page.wait_for_timeout(1500)  # let the plot settle (jupyter-scatter animates in)
 
         # the canvas and the lasso: a circle in the middle of the canvas (same pixels for both)
-        if lib == "nbdiag":
+        if lib.startswith("nbdiag"):
             page.get_by_test_id("sc-mode-lasso").click()
             canvas = page.locator('[data-testid="sc-canvas"]').first
         else:
@@ -305,7 +323,7 @@ def run_one(lab, browser_context, lib: str, n: int, workdir: Path) -> dict[str, 
             what="a frame after the zoom",
         )
         result["zoom_frame_ms"] = round(t_zoom - t_wheel * 1000, 1)
-        if lib == "nbdiag":
+        if lib.startswith("nbdiag"):
             result["hover_ms"] = _hover_ms(page, probe, canvas)
         shot = workdir / f"{lib}_{n}.png"
         page.screenshot(path=str(shot))
@@ -325,6 +343,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--skip-jscatter", action="store_true")
     ap.add_argument("--skip-nbdiag", action="store_true", help="the peer alone")
+    ap.add_argument(
+        "--from-dataframe",
+        action="store_true",
+        help="also Run All from a DataFrame with paths: Dataset.from_dataframe + Scatter",
+    )
     ap.add_argument("--out", default="bench_scatter.json", help="file name in benchmarks/results")
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
 
@@ -334,6 +357,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, JupyterLab
 
     libs = [] if args.skip_nbdiag else ["nbdiag"]
+    if args.from_dataframe:
+        libs.append("nbdiag-dataset")
     jscatter_version = None
     if not args.skip_jscatter:
         try:
@@ -405,6 +430,11 @@ def _write(
     for n in sizes:
         a = next((r for r in rows if r["library"] == "nbdiag" and r["points"] == n), None)
         b = next((r for r in rows if r["library"] == "jscatter" and r["points"] == n), None)
+        d = next((r for r in rows if r["library"] == "nbdiag-dataset" and r["points"] == n), None)
+        if d and b:
+            comparison[f"{n}_from_dataframe_first_frame"] = _ratio(
+                d.get("first_frame_ms"), b.get("first_frame_ms")
+            )
         if a and b:
             comparison[str(n)] = {
                 key: _ratio(a.get(key), b.get(key))

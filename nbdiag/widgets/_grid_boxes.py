@@ -58,15 +58,20 @@ class BoxTable:
         n_samples: int,
         masks: np.ndarray | None = None,
     ):
-        order = np.argsort(sample_pos, kind="stable")
+        if len(sample_pos) > 1 and not (sample_pos[1:] >= sample_pos[:-1]).all():
+            order = np.argsort(sample_pos, kind="stable")
+            masks = None if masks is None else masks[order]
+            sample_pos, xywh, score = sample_pos[order], xywh[order], score[order]
+            cls, style, ids = cls[order], style[order], ids[order]
+        # (boxes usually arrive grouped by image already: then nothing is reordered or copied)
         #: each box's mask (counts string or None), or None when no box has one
-        self.masks = None if masks is None else masks[order]
-        self.sample_pos = sample_pos[order]
-        self.xywh = xywh[order]
-        self.score = score[order]
-        self.cls = cls[order]
-        self.style = style[order]
-        self.ids = ids[order]
+        self.masks = masks
+        self.sample_pos = sample_pos
+        self.xywh = xywh
+        self.score = score
+        self.cls = cls
+        self.style = style
+        self.ids = ids
         self.starts = np.searchsorted(self.sample_pos, np.arange(n_samples + 1))
         self.id_pos = pd.Index(self.ids)
 
@@ -147,6 +152,9 @@ class BoxTable:
 
 def class_codes(labels: pd.Series, class_names: Sequence[Any]) -> np.ndarray:
     """Each label's code into ``class_names`` (-1 when missing), as float32."""
+    if isinstance(labels.dtype, pd.CategoricalDtype):  # the dataset's own labels: no hashing
+        cat = labels.cat.set_categories(list(class_names)).cat
+        return cat.codes.to_numpy().astype(np.float32)
     cat = pd.Categorical(labels.astype(object), categories=class_names)
     return cat.codes.astype(np.float32)
 

@@ -96,19 +96,27 @@ def object_rows(
         "pred": objects["source"] == run,
         "both": is_gt | (objects["source"] == run),
     }[source]
-    rows = objects[keep].copy()
-    if not len(rows) and not len(objects):
+    if not len(objects):
         raise ValueError(
             "level='object' needs boxes: this dataset has no objects (a classification "
             "dataset? use level='sample')"
         )
-    rows["area"] = rows["w"] * rows["h"]
+    rows = objects[keep.to_numpy()]
+    rows = rows.assign(area=rows["w"].to_numpy() * rows["h"].to_numpy())
     ev = evaluation
     if ev is not None:
         res = ev.to_frame().reindex(rows.index)
         for col in ("match", "iou", "matched_id", "error_type"):
             rows[col] = res[col]
     return rows
+
+
+def _names(values: pd.Series) -> np.ndarray:
+    """Labels as an object array of names (None when missing); categoricals by their codes."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        names = np.append(np.asarray(values.cat.categories, dtype=object), None)
+        return names[values.cat.codes.to_numpy()]  # code -1 (missing) takes the last: None
+    return values.astype(object).where(values.notna(), None).to_numpy(dtype=object)
 
 
 def caption_columns(
@@ -122,8 +130,7 @@ def caption_columns(
     out["kind"] = none
     if level == "sample":
         if "label" in rows.columns:
-            out["label"] = rows["label"].astype(object).where(rows["label"].notna(), None)
-            out["label"] = out["label"].to_numpy(dtype=object)
+            out["label"] = _names(rows["label"])
         if classification is not None:
             pred = rows["prediction"].astype(object)
             out["pred"] = pred.where(pred.notna(), None).to_numpy(dtype=object)
@@ -136,8 +143,7 @@ def caption_columns(
             ).astype(object)
     else:
         is_gt = (rows["source"] == GT).to_numpy()
-        label = rows["label"].astype(object).where(rows["label"].notna(), None)
-        label = label.to_numpy(dtype=object)
+        label = _names(rows["label"])
         out["label"] = np.where(is_gt, label, None).astype(object)
         out["pred"] = np.where(is_gt, None, label).astype(object)
         out["score"] = np.where(is_gt, np.nan, rows["score"].to_numpy(dtype=np.float64))
