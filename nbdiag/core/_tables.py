@@ -63,14 +63,7 @@ def path_list(samples: pd.DataFrame) -> list[str | None]:
     if "path" not in samples.columns:
         return [None] * len(samples)
     col = samples["path"]
-    out = col.astype(object).where(col.notna(), None).tolist()
-    return out
-
-
-def path_of(samples: pd.DataFrame, sample_id: Hashable) -> str | None:
-    """One sample's image file, ``None`` when it has none."""
-    value = samples.at[sample_id, "path"] if "path" in samples.columns else None
-    return None if missing(value) else os.fspath(value)
+    return col.astype(object).where(col.notna(), None).tolist()
 
 
 def add_issues(samples: pd.DataFrame, ids: Iterable[Hashable], texts: Iterable[str]) -> None:
@@ -213,9 +206,10 @@ def positions_from(
         pos = samples.index.get_indexer(ids)
         if len(ids) == 0 or (pos >= 0).all():
             return pos, "sample"
-        in_objects = objects.index.get_indexer(ids) >= 0
+        obj_pos = objects.index.get_indexer(ids)
+        in_objects = obj_pos >= 0
         if in_objects.all():
-            return objects.index.get_indexer(ids), "object"
+            return obj_pos, "object"
         unknown = ids[(pos < 0) & ~in_objects]
         if len(unknown):
             what = "sample or object" if len(objects) else "sample"

@@ -105,10 +105,6 @@ class TagIndex:
         entry = self._tags.get((tag, level))
         return np.empty(0, dtype=np.intp) if entry is None else np.flatnonzero(entry.mask)
 
-    def count(self, tag: str, level: str) -> int:
-        entry = self._tags.get((tag, level))
-        return 0 if entry is None else int(np.count_nonzero(entry.mask))
-
     def names(self) -> list[str]:
         """Every tag name (of either level), in the order first made."""
         found = dict.fromkeys(t for t, _ in self._tags)
