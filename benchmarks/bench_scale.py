@@ -4,6 +4,7 @@ Run from the repository root::
 
     python -m benchmarks.bench_scale                 # 1M samples, integer and text ids
     python -m benchmarks.bench_scale --sizes 10000 100000 1000000 --ids int
+    python -m benchmarks.bench_scale --boxes 100000 1000000  # detection: 10 boxes an image + a run
 
 For each size, a seeded dataset is built the way a new user would: a DataFrame with a ``path``
 column (files absent, as on a remote mount that is not there), 10 classes, default arguments;
@@ -18,7 +19,10 @@ are integers (as COCO's) or text (as ``from_folder``'s relative paths). Measured
 - **tag / untag / tagged / select -> .selected** of the ids without a store, next to
   ``pd.Index.get_indexer`` on the same ids (target: within 3x), and with the dataset saved to a
   store, where every tag is committed before it returns (target: each <= 0.3 s);
-- **scatter payload** bytes per point (target: <= 9).
+- **scatter payload** bytes per point (target: <= 9);
+- with ``--boxes N``: N images x 10 ground-truth boxes plus a detection run of as many boxes,
+  RSS above the import baseline (target at 1M images, 20M boxes in all: <= 3 GB), build and
+  ``add_run`` times, ``tag`` of 100k object ids.
 
 Results: ``benchmarks/results/bench_scale.json``.
 """
@@ -130,6 +134,52 @@ def run(n: int, ids: str = "int", seed: int = 0) -> dict[str, float | str]:
     return out
 
 
+def run_boxes(n: int, per_image: int = 10, seed: int = 0) -> dict[str, float | str]:
+    """Detection at scale: ``n`` images x ``per_image`` ground-truth boxes, plus a run of as
+    many predicted boxes; RSS above the import baseline once both are in (the inputs freed)."""
+    import nbdiag
+
+    gc.collect()
+    base = _rss_mb()
+    rng = np.random.default_rng(seed)
+    m = n * per_image
+    names = [f"c{i}" for i in range(20)]
+
+    def boxes() -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "sample_id": np.repeat(np.arange(n), per_image),
+                "label": rng.integers(0, 20, m),
+                "x": rng.random(m) * 500,
+                "y": rng.random(m) * 400,
+                "w": rng.random(m) * 130 + 1,
+                "h": rng.random(m) * 70 + 1,
+            }
+        )
+
+    samples = pd.DataFrame({"width": np.full(n, 640), "height": np.full(n, 480)})
+    gt = boxes()
+    out: dict[str, float | str] = {"images": n, "boxes": m, "run_boxes": m}
+    out["build_s"], ds = _timed(
+        lambda: nbdiag.Dataset.from_dataframe(samples, gt, class_names=names, probe_images=False)
+    )
+    gt = samples = None
+    pred = boxes().assign(score=rng.random(m))
+    out["add_run_s"], _ = _timed(lambda: ds.add_run("det", pred))
+    pred = None
+    ds.objects.index.get_indexer(ds.objects.index[:10])  # the lookup table users' ids need
+    gc.collect()
+    from nbdiag.core._memory import release_freed_memory
+
+    release_freed_memory()
+    out["rss_above_import_mb"] = _rss_mb() - base
+    out["bytes_per_row"] = out["rss_above_import_mb"] * 2**20 / (2 * m)
+    out["object_id_dtype"] = str(ds.objects.index.dtype)
+    chosen = ds.objects.index[rng.choice(2 * m, min(100_000, m), replace=False)].to_numpy()
+    out["tag_100k_objects_s"], _ = _timed(lambda: ds.tag(chosen, "check", level="object"))
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     import subprocess
     import sys
@@ -137,10 +187,29 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--ids", choices=["int", "str", "both"], default="both")
+    parser.add_argument(
+        "--boxes",
+        type=int,
+        nargs="*",
+        default=None,
+        help="detection instead: these numbers of images, 10 boxes each plus a run as large",
+    )
     parser.add_argument("--one", action="store_true", help="one size and id kind, in-process")
     args = parser.parse_args(argv if argv is not None else [])
     if args.one:  # a child: its RSS is its own
-        print(json.dumps(run(args.sizes[0], args.ids)))
+        one = run_boxes(args.boxes[0]) if args.boxes else run(args.sizes[0], args.ids)
+        print(json.dumps(one))
+        return
+    if args.boxes is not None:
+        rows_b = []
+        for n in args.boxes or [1_000_000]:
+            cmd = [sys.executable, "-m", "benchmarks.bench_scale", "--one", "--boxes", str(n)]
+            done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+            rows_b.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(json.dumps(rows_b[-1]), flush=True)
+        results = Path(__file__).resolve().parent / "results"
+        results.mkdir(exist_ok=True)
+        (results / "bench_scale_boxes.json").write_text(json.dumps(rows_b, indent=2) + "\n")
         return
     kinds = ["int", "str"] if args.ids == "both" else [args.ids]
     rows = []

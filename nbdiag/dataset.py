@@ -105,7 +105,10 @@ class Dataset(AnalysesMixin, EmbeddingAnalysesMixin, DatasetCore, facade=True):
 
         - a DataFrame of boxes with ``sample_id``, ``label``, ``x``, ``y``, ``w``, ``h``,
           ``score`` (pixels, top-left origin; an ``object_id`` column sets the box ids, else
-          they are ``"<name>:<i>"``); with ``box_format=`` boxes in another convention:
+          they are integers in a block of the run's own, from 1,000,000 (or the next
+          multiple of a million, or of the power of ten that holds the run, above the ids in
+          use; a run added again with ``replace=True`` keeps its block, and the tags on its
+          boxes); ``source`` names the run); with ``box_format=`` boxes in another convention:
           ``"xyxy"`` (``x1, y1, x2, y2``), ``"cxcywh"``, or normalised to the image size
           ``"xyxyn"``, ``"cxcywhn"`` (YOLO), ``"xywhn"`` (see
           :func:`nbdiag.io.run_boxes.boxes_to_xywh` for the column names read);

@@ -177,11 +177,49 @@ def test_add_detection_run(det_ds):
     run = det_ds.add_run("yolo", boxes)
     assert isinstance(run, DetectionRun) and len(run) == 3
     pred = det_ds.run_boxes("yolo")
-    assert list(pred.index) == ["yolo:0", "yolo:1", "yolo:2"]
+    # a block of integer ids of its own, above the ground truth's ids
+    assert list(pred.index) == [1_000_000, 1_000_001, 1_000_002]
+    assert det_ds.objects.index.dtype == np.int64  # 8 bytes a box, not a Python string
     assert (pred["source"] == "yolo").all()
     assert len(det_ds.gt_objects) == 3 and len(det_ds.objects) == 6
     det_ds.remove_run("yolo")
     assert len(det_ds.objects) == 3
+
+
+def test_run_box_ids_blocks_and_replacement(det_ds):
+    def boxes(n):
+        return pd.DataFrame(
+            {"sample_id": 1, "label": "car", "x": 0, "y": 0, "w": 5, "h": 5, "score": 0.5},
+            index=range(n),
+        )
+
+    det_ds.add_run("a", boxes(2))
+    det_ds.add_run("b", boxes(3))
+    assert det_ds.run_boxes("a").index.tolist() == [1_000_000, 1_000_001]
+    assert det_ds.run_boxes("b").index.tolist() == [2_000_000, 2_000_001, 2_000_002]
+    det_ds.tag([1_000_001], "check", level="object")
+    det_ds.add_run("a", boxes(4), replace=True)  # the same run again: its block, its tags
+    assert det_ds.run_boxes("a").index.tolist() == list(range(1_000_000, 1_000_004))
+    assert det_ds.tagged("check", level="object").index.tolist() == [1_000_001]
+    det_ds.remove_run("b")
+    det_ds.add_run("c", boxes(1))  # a new run after the largest id in use
+    assert det_ds.run_boxes("c").index.tolist() == [2_000_000]
+
+
+def test_run_box_ids_clear_of_user_ids():
+    from nbdiag.core._tables import run_box_ids
+
+    # text and numeric ids mixed (e.g. a store written before integer run ids)
+    others = pd.Index([5, "det:0", "1999999", 2_500_000.0], dtype=object)
+    assert run_box_ids(2, others).tolist() == [3_000_000, 3_000_001]
+    assert run_box_ids(0, pd.Index([], dtype=object)).tolist() == []
+    # a run of more than a block takes a block of the next power of ten
+    big = run_box_ids(1_500_000, pd.Index([7]))
+    assert big[0] == 10_000_000 and big[-1] == 11_499_999
+    # a replacement keeps its start only where it stays clear of the others
+    prev = pd.Index([1_000_000, 1_000_001])
+    assert run_box_ids(3, pd.Index([1, 2]), prev)[0] == 1_000_000
+    assert run_box_ids(3, pd.Index([1, 1_000_002]), prev)[0] == 2_000_000
 
 
 def test_detection_run_needs_scores_and_labels(det_ds):
@@ -317,9 +355,11 @@ def test_failed_replacement_keeps_the_old_run(cls_ds, det_ds):
         {"sample_id": [1], "label": ["car"], "x": [0], "y": [0], "w": [5], "h": [5], "score": [0.5]}
     )
     det_ds.add_run("d", boxes)
-    det_ds.add_run("d", pd.concat([boxes, boxes]), replace=True)  # same ids "d:0" are fine
+    det_ds.add_run("d", pd.concat([boxes, boxes]), replace=True)  # its own ids again: fine
     assert len(det_ds.run_boxes("d")) == 2
-    with pytest.raises(ValueError, match="NaN or infinite score for predicted boxes 'd:0'"):
+    with pytest.raises(
+        ValueError, match="run 'd': NaN or infinite score for predicted boxes 1000000"
+    ):
         det_ds.add_run("d", boxes.assign(score=np.nan), replace=True)
     assert len(det_ds.run_boxes("d")) == 2 and len(det_ds.objects) == 5
     det_ds.add_run("d", ["car", "person"], replace=True)  # detection -> classification

@@ -286,7 +286,7 @@ def test_gt_validation_errors(coco, change, message):
         (lambda r: r[0].pop("score"), r"COCO result 0 has no \['score'\]"),
         (
             lambda r: r[0].update(bbox=[60, 0, 50, 5]),
-            r"predicted boxes outside their image: 'v1:0'",
+            r"run 'v1': predicted boxes outside their image: 1000000;",
         ),
     ],
 )

@@ -19,6 +19,7 @@ from PIL import Image
 
 from . import _tables as t
 from . import validation as v
+from ._memory import release_freed_memory
 from ._tables import GT
 from .images import ImageLoadError, ThumbnailCache, array_to_image, load_image
 from .label_maps import LabelMaps, semantic_run
@@ -120,6 +121,7 @@ class DatasetCore:
         #: the project store this dataset is bound to (``ds.save(path)`` / ``nbdiag.open``);
         #: the core calls its ``check_current``, ``add_tags`` and ``remove_tags``
         self._store: Any = None
+        release_freed_memory()  # the input copies made above
 
     # ------------------------------------------------------------------ tables
     @property
@@ -247,23 +249,27 @@ class DatasetCore:
         self._check_run_name(name, replace)
         self._refuse_if_stale(f"add_run({name!r})")
         # the other runs' and the ground truth's boxes: what a replacement is checked against
-        kept = self._objects[self._objects["source"] != name]
+        # (the whole table, not a copy, unless a detection run of this name has boxes in it)
+        had_boxes = isinstance(self.runs.get(name), DetectionRun)
+        kept = self._objects[self._objects["source"] != name] if had_boxes else self._objects
         run: Run
         if self._label_maps is not None:  # semantic segmentation: predicted label maps
             run = semantic_run(name, predictions, self)
         elif isinstance(predictions, pd.DataFrame) and {"x", "y", "w", "h"} <= set(
             predictions.columns
         ):
-            boxes = self._detection_boxes(name, predictions, kept)
+            previous = self._objects.index[self._objects["source"] == name] if had_boxes else None
+            boxes = self._detection_boxes(name, predictions, kept, previous)
             self._objects = pd.concat([kept, boxes]) if len(kept) else boxes
             run = DetectionRun(name, len(boxes))
         elif LABELS in self._samples.columns:  # multi-label: per-class probabilities
             run = multilabel_run(name, predictions, self._samples.index, self._class_names)
-            self._objects = kept
         else:
             run = classification_run(name, predictions, self._samples.index, self._class_names)
+        if had_boxes and not isinstance(run, DetectionRun):
             self._objects = kept
         self.runs[name] = run
+        release_freed_memory()
         return run
 
     def remove_run(self, name: str) -> None:
@@ -273,6 +279,7 @@ class DatasetCore:
         run = self.runs.pop(name)
         if isinstance(run, DetectionRun):
             self._objects = self._objects[self._objects["source"] != name]
+            release_freed_memory()
 
     def label_map(self, sample_id: Hashable, source: str = "gt") -> np.ndarray:
         """Sample ``sample_id``'s H x W label map (class indices, ``ignore_index`` where
@@ -319,8 +326,11 @@ class DatasetCore:
             raise TypeError(f"run {name!r} is a {run.kind} run")
         return run
 
-    def _detection_boxes(self, name: str, boxes: pd.DataFrame, kept: pd.DataFrame) -> pd.DataFrame:
-        """Validated, normalised predicted boxes of run ``name``; ``kept`` are the other boxes."""
+    def _detection_boxes(
+        self, name: str, boxes: pd.DataFrame, kept: pd.DataFrame, previous: pd.Index | None
+    ) -> pd.DataFrame:
+        """Validated, normalised predicted boxes of run ``name``; ``kept`` are the other boxes,
+        ``previous`` the ids of the boxes the run replaces (None: a new run)."""
         boxes = boxes.copy()
         if "score" not in boxes.columns:
             raise ValueError(f"run {name!r}: predicted boxes need a 'score' column")
@@ -330,9 +340,8 @@ class DatasetCore:
         if "object_id" in boxes.columns:
             boxes = boxes.set_index("object_id")
             v.check_unique_ids(boxes.index, f"object (in run {name!r})")
-        else:
-            # object dtype: isin() against integer ids stays a hash lookup
-            boxes.index = pd.Index([f"{name}:{i}" for i in range(len(boxes))], dtype=object)
+        else:  # a block of integer ids of the run's own (see t.run_box_ids)
+            boxes.index = t.run_box_ids(len(boxes), kept.index, previous)
         boxes.index.name = "object_id"
         boxes["label"] = v.labels_to_names(boxes["label"], self._class_names, f"run {name!r}")
         missing = boxes[boxes["label"].isna()]
@@ -344,7 +353,10 @@ class DatasetCore:
         clash = boxes.index[boxes.index.isin(kept.index)]
         if len(clash):
             raise ValueError(f"run {name!r}: object ids already used: {v.listed(clash)}")
-        self._check_objects(boxes)
+        try:
+            self._check_objects(boxes)
+        except ValueError as err:  # name the run: its ids are plain numbers
+            raise ValueError(f"run {name!r}: {err}") from None
         return boxes
 
     # ------------------------------------------------------------------ tags

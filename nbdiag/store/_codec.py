@@ -2,7 +2,7 @@
 text in SQLite, tables as Parquet.
 
 Parquet cannot hold every pandas column (mixed int/str ids, as in an objects table holding COCO
-annotation ids and ``"run:0"`` prediction ids; lists; Python objects). Such columns are stored as
+annotation ids and a run's text ids, or a store written when run boxes were ``"run:0"``; lists; Python objects). Such columns are stored as
 JSON text and decoded on load; a table that not even that can hold falls back to a pickle
 (with a warning), so a save never fails on an unusual user column.
 """

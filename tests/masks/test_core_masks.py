@@ -117,7 +117,7 @@ def test_run_masks_are_checked_and_saved(tmp_path):
     pred = pd.DataFrame(
         {"sample_id": ["a"], "label": ["c"], "x": [0.0], "y": [0.0], "w": [1.0], "h": [1.0]}
     )
-    with pytest.raises(ValueError, match=r"object \(in run 'm'\) 'm:0': mask is 3×3"):
+    with pytest.raises(ValueError, match=r"object \(in run 'm'\) 1000000: mask is 3×3"):
         ds.add_run("m", pred.assign(score=[0.9], mask=[np.ones((3, 3))]))
     ds.add_run("m", pred.assign(score=[0.9], mask=[_blob(1)]))
     ds.save(tmp_path / "p")

@@ -119,13 +119,15 @@ def test_round_trip_classification(tmp_path):
 
 def test_round_trip_detection_with_mixed_object_ids(tmp_path):
     ds = detection_ds()
-    assert list(ds.objects.index) == [101, 102, 103, "det:0", "det:1"]
-    ds.tag([101, "det:1"], "check", level="object")
+    assert list(ds.objects.index) == [101, 102, 103, 1_000_000, 1_000_001]
+    # a run whose boxes carry text ids of the user's: the index mixes ints and strings
+    ds.add_run("txt", ds.run_boxes("det").reset_index(drop=True).assign(object_id=["p0", "p1"]))
+    ds.tag([101, 1_000_001, "p1"], "check", level="object")
     ds.save(tmp_path / "p")
     again = open_store(tmp_path / "p")
     assert_same_dataset(ds, again)
-    assert list(again.objects.index) == [101, 102, 103, "det:0", "det:1"]
-    assert again.tagged("check", level="object").index.tolist() == [101, "det:1"]
+    assert list(again.objects.index) == [101, 102, 103, 1_000_000, 1_000_001, "p0", "p1"]
+    assert again.tagged("check", level="object").index.tolist() == [101, 1_000_001, "p1"]
     assert again.evaluate("det").summary()["AP"] == ds.evaluate("det").summary()["AP"]
 
 

@@ -192,12 +192,12 @@ def test_selected_objects_exact_at_object_level_and_per_image_at_sample_level(ds
     og = grid_of(ds, run="seg", level="object", source="both")
     pred = ds.objects.index[(ds.objects["sample_id"] == "s01") & (ds.objects["source"] == "seg")]
     og.select([pred[1], "s04_g0"])
-    assert sorted(og.selected_objects.index) == sorted([pred[1], "s04_g0"])
+    assert sorted(og.selected_objects.index, key=str) == sorted([pred[1], "s04_g0"], key=str)
     assert list(og.selected_objects.columns) == list(ds.objects.columns)
     sg = grid_of(ds, run="seg")
     sg.select(["s02"])
-    assert sorted(sg.selected_objects.index) == sorted(
-        ds.objects.index[ds.objects["sample_id"] == "s02"]
+    assert sorted(sg.selected_objects.index, key=str) == sorted(
+        ds.objects.index[ds.objects["sample_id"] == "s02"], key=str
     )
     og.close()
     sg.close()
