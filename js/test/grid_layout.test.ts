@@ -130,4 +130,15 @@ describe("display rows", () => {
   it("drops out-of-range rows (stale order)", () => {
     expect([...displayRows(3, new Uint32Array([5, 2, 0]))]).toEqual([2, 0]);
   });
+
+  it("one mask in dataset order: the same rows as the row-by-row filter", () => {
+    const n = 10_003;
+    const rowByRow = { get: (i: number) => i % 7 === 0 || i === n - 1 }; // not a Bitmask
+    const mask = Bitmask.fromPredicate(n, rowByRow.get);
+    expect([...displayRows(n, null, mask)]).toEqual([...displayRows(n, null, rowByRow)]);
+    // a mask longer than the rows (rows shrank before the filter did): extra rows dropped
+    const longer = Bitmask.fromIndices(20, [1, 9, 15, 19]);
+    expect([...displayRows(10, null, longer)]).toEqual([1, 9]);
+    expect([...displayRows(10, null, Bitmask.empty(10))]).toEqual([]);
+  });
 });

@@ -4,6 +4,8 @@
  * a cell.
  */
 
+import { Bitmask } from "../shared/selection";
+
 export interface GridMetrics {
   /** Cell width (px), thumbnail plus padding. */
   cellWidth: number;
@@ -153,6 +155,13 @@ export function displayRows(nRows: number, order: Uint32Array | null, ...keep: (
   const sets = keep.filter((s): s is RowSet => s !== null);
   const src = order !== null && order.length > 0 ? order : null;
   const len = src ? src.length : nRows;
+  if (src === null && sets.length === 1 && sets[0] instanceof Bitmask) {
+    // dataset order through one mask (a linked selection): its set bits, skipping empty bytes
+    const rows = sets[0].indices();
+    let end = rows.length;
+    while (end > 0 && rows[end - 1] >= nRows) end--;
+    return end === rows.length ? rows : rows.subarray(0, end);
+  }
   if (sets.length === 0) {
     if (src === null) {
       const out = new Uint32Array(nRows);

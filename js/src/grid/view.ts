@@ -60,7 +60,8 @@ export class ImageGridView {
   /** Rows shown by "selected only": the last selection made outside this grid. */
   private onlyMask: Bitmask | null = null;
   private display: Uint32Array = new Uint32Array(0);
-  private inverse: Int32Array = new Int32Array(0);
+  /** Display position of each row, made when a gesture needs it (not on every re-filter). */
+  private inverseCache: Int32Array | null = null;
   private anchorRow = -1;
 
   // loading
@@ -97,7 +98,6 @@ export class ImageGridView {
       loader: this.loader,
       settings: () => this.s,
       display: () => this.display,
-      positionOf: (row) => this.inverse[row],
       outerWidth: () => this.root.clientWidth,
       fetchDelayMs: opts.fetchDelayMs ?? 60,
       fill: (cell) => this.fillCell(cell),
@@ -298,7 +298,7 @@ export class ImageGridView {
   private recomputeDisplay(): void {
     const only = this.s.selectedOnly ? this.onlyMask : null;
     this.display = displayRows(this.nRows, this.order, this.filter, only);
-    this.inverse = inversePositions(this.display, this.nRows);
+    this.inverseCache = null;
     this.viewport.clearCells();
     this.viewport.schedule(true);
   }
@@ -361,12 +361,24 @@ export class ImageGridView {
 
   // ------------------------------------------------------------------ loading
 
+  /** The live cells by row (a page answers for rows; the cells near the viewport are few). */
+  private liveByRow(): Map<number, Cell> {
+    const out = new Map<number, Cell>();
+    for (const cell of this.viewport.liveCells()) out.set(cell.row, cell);
+    return out;
+  }
+
+  private get inverse(): Int32Array {
+    this.inverseCache ??= inversePositions(this.display, this.nRows);
+    return this.inverseCache;
+  }
+
   private onItems(items: ItemData[]): void {
     this.transportError = "";
+    const live = this.liveByRow();
     for (const it of items) {
-      const p = this.inverse[it.row];
-      const cell = p >= 0 ? this.viewport.cellAt(p) : undefined;
-      if (cell && cell.row === it.row) {
+      const cell = live.get(it.row);
+      if (cell) {
         cell.drawn = "";
         this.fillCell(cell);
       }
@@ -383,9 +395,9 @@ export class ImageGridView {
         this.viewport.schedule(true);
       }, RETRY_MS + 50);
     }
+    const live = this.liveByRow();
     for (const r of rows) {
-      const p = this.inverse[r];
-      const cell = p >= 0 ? this.viewport.cellAt(p) : undefined;
+      const cell = live.get(r);
       if (cell) this.fillCell(cell);
     }
     this.renderStatus();

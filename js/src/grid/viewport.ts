@@ -23,8 +23,6 @@ export interface GridViewportOptions {
   settings: () => Readonly<GridSettings>;
   /** The rows in display order. */
   display: () => Uint32Array;
-  /** Display position of a row (-1: not displayed). */
-  positionOf: (row: number) => number;
   /** Width to lay out for while the scroll area has none. */
   outerWidth: () => number;
   /** Debounce of page requests while scrolling (ms). */
@@ -210,10 +208,9 @@ export class GridViewport {
       const hi = margin.end;
       const loader = this.o.loader;
       loader.size = requestSize(this.o.settings().thumbSize, globalThis.devicePixelRatio ?? 1);
-      loader.update(need, (row) => {
-        const p = this.o.positionOf(row);
-        return p >= lo && p < hi;
-      });
+      // the rows near the viewport: a few hundred at most, so no row -> position table of all
+      const near = new Set(display.subarray(lo, hi));
+      loader.update(need, (row) => near.has(row));
       this.o.requested();
     };
     if (this.fetchTimer !== null) clearTimeout(this.fetchTimer);
