@@ -66,7 +66,11 @@ class AnalysesMixin:
         )
 
     def flag_issues(self: DatasetCore, thresholds: dict[str, float] | None = None) -> pd.DataFrame:
-        """Re-derive the boolean issue flags from computed metrics with new ``thresholds``."""
+        """Re-derive the boolean issue flags (and ``flag_reasons``) from computed metrics with
+        new ``thresholds``: a sensitivity knob per calibrated flag (``{"dark_z": 3}``: lower
+        flags more) or a fixed threshold (``{"dark": 0.15}``); see
+        :func:`nbdiag.metrics.flag_thresholds` and :data:`nbdiag.metrics.DEFAULT_THRESHOLDS`.
+        Returns the flag columns; ``.attrs["thresholds"]`` has each flag's threshold."""
         return apply_flags(self, thresholds)
 
     def make_thumbnails(

@@ -17,7 +17,7 @@ from ..core.cache_dir import default_cache_dir
 from . import _builtin_image, _builtin_object, _builtin_prediction  # noqa: F401  (register)
 from ._cache import MetricCache
 from ._engine import apply_flags, compute_metrics
-from ._flags import DEFAULT_THRESHOLDS, FLAGS
+from ._flags import DEFAULT_THRESHOLDS, FLAGS, flag_thresholds
 from ._hashes import dhash_bits, hamming, phash_bits
 from ._image import WORK_SIDE, ImageView
 from ._registry import Metric, get_metric, list_metrics, metric, unregister
@@ -33,6 +33,7 @@ __all__ = [
     "compute_metrics",
     "default_cache_dir",
     "dhash_bits",
+    "flag_thresholds",
     "get_metric",
     "hamming",
     "list_metrics",

@@ -162,10 +162,34 @@ def _relative_contrast(v: ImageView) -> float:
     32 x 32 thumbnail by area averaging (which averages pixel noise away) and ``m = mean(T) /
     255``, ``(std(T) / 255) / (min(m, 1 - m) + 0.05)``. Near 0 for a blank or nearly flat
     image of any colour; a dark or washed-out image keeps its value, because its structure
-    shrinks with its headroom. The ``low_information`` flag thresholds it."""
+    shrinks with its headroom (a smooth gradient scores high: see ``structure``)."""
     t = v.luma_reduced((32, 32)).astype(np.float64) / 255.0
     m = float(t.mean())
     return float(t.std() / (min(m, 1.0 - m) + 0.05))
+
+
+def _detrend_matrix(n: int = 32) -> np.ndarray:
+    """``I - A A+``: removes the least-squares quadratic surface ``1, x, y, x^2, y^2, xy``
+    from an ``n x n`` image flattened to a vector."""
+    yy, xx = np.mgrid[0:n, 0:n] / (n - 1.0) - 0.5
+    a = np.stack([np.ones_like(xx), xx, yy, xx * xx, yy * yy, xx * yy], -1).reshape(-1, 6)
+    return np.eye(n * n) - a @ np.linalg.pinv(a)
+
+
+_DETREND = _detrend_matrix(16).astype(np.float32)
+
+
+@builtin("image", "structure")
+def _structure(v: ImageView) -> float:
+    """Visible structure beyond a smooth trend: with ``T`` the luma area-reduced to 16 x 16
+    (pixel noise averages away) and ``m = mean(T) / 255``, the standard deviation of ``T``
+    minus its least-squares quadratic surface (a flat fill, a linear or radial gradient,
+    vignetting), ``/ 255 / (min(m, 1 - m) + 0.05)``. Near 0 for a blank image, a gradient or
+    pure noise; 0.1-0.6 for pictures. The ``low_information`` flag reads it."""
+    t = v.luma_reduced((16, 16)).reshape(-1)
+    m = float(t.mean()) / 255.0
+    resid = _DETREND @ t
+    return float(resid.std() / 255.0 / (min(m, 1.0 - m) + 0.05))
 
 
 @builtin("image", "entropy", version="2")

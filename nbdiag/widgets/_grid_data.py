@@ -260,6 +260,7 @@ class GridSource:
             "score": clean(c["score"][row]),
             "status": clean(c["status"][row]),
             "kind": clean(c["kind"][row]),
+            "reasons": clean(c["reasons"][row]),
         }
 
     def _check_row(self, row: Any) -> int:

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from ..core.runs import ClassificationRun, DetectionRun
 
 LEVELS = ("sample", "object")
+#: the column of ``ds.samples`` saying why an image is flagged (see ``nbdiag.metrics``)
+FLAG_REASONS = "flag_reasons"
 SOURCES = ("gt", "pred", "both")
 
 
@@ -122,13 +124,19 @@ def _names(values: pd.Series) -> np.ndarray:
 def caption_columns(
     rows: pd.DataFrame, level: str, classification: ClassificationRun | None
 ) -> dict[str, np.ndarray]:
-    """The caption fields of every row (``label``, ``pred``, ``score``, ``status``, ``kind``),
-    one array each."""
+    """The caption fields of every row (``label``, ``pred``, ``score``, ``status``, ``kind``,
+    ``reasons``), one array each. ``kind`` is ``"gt"`` or ``"pred"`` on object rows;
+    ``reasons`` says why a sample's image is flagged (the ``flag_reasons`` column of
+    ``compute_metrics``, None when it is not), for the cell's tooltip."""
     n = len(rows)
     none = np.full(n, None, dtype=object)
     out = {"label": none, "pred": none, "score": np.full(n, np.nan), "status": none}
     out["kind"] = none
+    out["reasons"] = none
     if level == "sample":
+        if FLAG_REASONS in rows.columns:
+            why = rows[FLAG_REASONS].astype(object)
+            out["reasons"] = why.where(why.notna() & (why != ""), None).to_numpy(dtype=object)
         if "label" in rows.columns:
             out["label"] = _names(rows["label"])
         if classification is not None:

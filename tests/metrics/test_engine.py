@@ -70,7 +70,7 @@ def test_a_user_metric_alone_leaves_the_issue_flags_as_they_are(tmp_path, files,
     ds = dataset(files)
     compute_metrics(ds, ["redness"], cache_dir=tmp_path / "c", progress=False)
     assert "dark" not in ds.samples.columns  # no flag input was computed
-    compute_metrics(ds, ["dark_score"], cache_dir=tmp_path / "c", progress=False)
+    compute_metrics(ds, ["brightness"], cache_dir=tmp_path / "c", progress=False)  # dark's input
     assert "dark" in ds.samples.columns
     ds.samples["dark"] = True  # e.g. a user's own review of the flag
     compute_metrics(ds, ["redness"], cache_dir=tmp_path / "c", progress=False)

@@ -23,6 +23,9 @@ export interface CaptionView {
  * - detection images: the id and the image's FP / FN counts at the threshold (or GT / prediction
  *   counts without an evaluation);
  * - an unreadable image: its id.
+ *
+ * The tooltip also says why an image is flagged (dark, blurry, near duplicate ...): on sample rows
+ * the kernel sends the `flag_reasons` of `compute_metrics` as `reasons` (one line per flag).
  */
 export function caption(item: ItemData, s: GridSettings, filter: BoxFilter): CaptionView {
   const parts: (Node | string)[] = [];
@@ -56,6 +59,13 @@ export function caption(item: ItemData, s: GridSettings, filter: BoxFilter): Cap
     item.id +
     (item.label ? ` · label ${item.label}` : "") +
     (item.pred ? ` · predicted ${item.pred}` : "") +
-    (item.score !== null ? ` (${item.score.toFixed(3)})` : "");
+    (item.score !== null ? ` (${item.score.toFixed(3)})` : "") +
+    flagReasons(item, s);
   return { parts, title, status };
+}
+
+/** Why a sample's image is flagged, as tooltip lines ("" when it is not, and on object rows). */
+export function flagReasons(item: ItemData, s: GridSettings): string {
+  if (s.level === "object" || !item.reasons) return "";
+  return "\nflagged: " + item.reasons.split("; ").join("\nflagged: ");
 }

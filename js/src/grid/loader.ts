@@ -22,6 +22,8 @@ export interface Caption {
   status: string | null;
   /** Object rows: "gt" or "pred". */
   kind: string | null;
+  /** Sample rows: why the image is flagged ("dark: brightness 0.08 < 0.21 ...; blurry: ..."). */
+  reasons?: string | null;
 }
 
 export interface ItemData extends Caption {
