@@ -1,5 +1,6 @@
-"""Likely label errors of a classification dataset: confident learning (cleanlab) on
-out-of-sample probabilities, combined with the labels of each sample's nearest neighbours."""
+"""Likely label errors of a classification dataset: out-of-sample model probabilities combined
+with the labels of each sample's nearest neighbours, ranked by a noise-aware posterior built on
+cleanlab's confident joint (``_classification_score``), or any of cleanlab's filters."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ..core import validation as v
 from ..core.runs import ClassificationRun
 from ..embeddings._neighbors import neighbor_graph
 from ..embeddings._store import store_of
+from ._classification_score import auto_flags, choose_neighbor_weight
 from ._oof import out_of_fold_probabilities
 
 if TYPE_CHECKING:
@@ -26,6 +28,8 @@ FILTERS = (
     "confident_learning",
     "predicted_neq_given",
 )
+#: ``filter_by`` values: the default rule (see ``_classification_score``) and cleanlab's filters
+RULES = ("auto", *FILTERS)
 #: add-one smoothing of the neighbour label distribution (so no class gets probability 0)
 _SMOOTH = 0.1
 
@@ -96,20 +100,35 @@ def find_classification_label_issues(
     probabilities: Any = None,
     name: str | None = None,
     k: int = 10,
-    neighbor_weight: float = 0.5,
-    filter_by: str = "prune_by_noise_rate",
+    neighbor_weight: float | str | None = "auto",
+    filter_by: str = "auto",
     include_all: bool = False,
     write: bool = True,
     client: Any = None,
 ) -> pd.DataFrame:
-    """Likely label errors, most likely first; see :func:`nbdiag.issues.find_label_issues`.
-    ``client``: a ``dask.distributed.Client`` for the all-rows kNN behind the neighbour
-    evidence (same neighbours as the local run)."""
+    """Likely label errors, most likely first; see :func:`nbdiag.issues.find_label_issues`
+    (and ``docs/label-issues.md`` for the default rule). ``client``: a
+    ``dask.distributed.Client`` for the all-rows kNN behind the neighbour evidence (same
+    neighbours as the local run)."""
     cleanlab_filter = require("cleanlab.filter", "label-issue detection (confident learning)")
-    if filter_by not in FILTERS:
-        raise ValueError(f"filter_by must be one of {FILTERS}, got {filter_by!r}")
-    if not 0.0 <= neighbor_weight <= 1.0:
-        raise ValueError(f"neighbor_weight must be in [0, 1], got {neighbor_weight!r}")
+    cleanlab_count = require("cleanlab.count", "label-issue detection (confident learning)")
+    if filter_by not in RULES:
+        raise ValueError(f"filter_by must be one of {RULES}, got {filter_by!r}")
+    auto_weight = neighbor_weight is None or (
+        isinstance(neighbor_weight, str) and neighbor_weight == "auto"
+    )
+    if not auto_weight and (
+        isinstance(neighbor_weight, str)
+        or not isinstance(neighbor_weight, (int, float, np.number))
+        or not 0.0 <= float(neighbor_weight) <= 1.0
+    ):
+        raise ValueError(f"neighbor_weight must be 'auto' or in [0, 1], got {neighbor_weight!r}")
+    n_labelled = int(ds.samples["label"].notna().sum()) if len(ds.class_names) else 0
+    if n_labelled < 2:
+        raise ValueError(
+            f"label issues need at least two labelled samples; {n_labelled} of {len(ds)} "
+            "samples have a label"
+        )
     probs, source = _probabilities(ds, run, probabilities, name)
     samples = ds.samples
     labels = samples["label"].reindex(probs.index)
@@ -121,11 +140,17 @@ def find_classification_label_issues(
     p_model = probs.to_numpy(dtype=np.float64)
     if len(ids) < 2:
         raise ValueError("label issues need at least two labelled samples")
+    if len(np.unique(codes)) < 2:
+        raise ValueError(
+            "label issues need at least two classes among the labels, found only "
+            f"{ds.class_names[int(codes[0])]!r}"
+        )
 
     have_emb = len(store_of(ds).names("sample")) > 0
     agreement = np.full(len(ids), np.nan)
     nb_label = np.full(len(ids), -1)
-    if have_emb and neighbor_weight > 0:
+    weight = 0.0
+    if have_emb and (auto_weight or float(neighbor_weight) > 0):
         emb, _, nbrs = neighbor_graph(ds, k, name=name, client=client)
         all_codes = samples["label"].reindex(emb.ids).cat.codes.to_numpy().astype(np.int64)
         q_all = neighbor_label_distribution(all_codes, nbrs, n_classes)
@@ -140,21 +165,35 @@ def find_classification_label_issues(
             agree_all = np.where(counted > 0, same / counted, np.nan)
         agreement[has] = agree_all[pos[has]]
         nb_label[has] = q_all[pos[has]].argmax(axis=1)
-        p = (1.0 - neighbor_weight) * p_model + neighbor_weight * q
-        method = "confident learning on model + neighbour probabilities"
+        if auto_weight:
+            weight, _ = choose_neighbor_weight(p_model, q, codes)
+        else:
+            weight = float(neighbor_weight)
+        p = (1.0 - weight) * p_model + weight * q
+        evidence = f"model + neighbour probabilities (neighbour weight {weight:.1f})"
     else:
         p = p_model
-        method = "confident learning on model probabilities"
-        if neighbor_weight > 0 and not have_emb:
-            method += " (no embeddings: neighbour disagreement skipped)"
+        evidence = "model probabilities"
+        if (auto_weight or float(neighbor_weight) > 0) and not have_emb:
+            evidence += " (no embeddings: neighbour disagreement skipped)"
 
+    noise_rate = float("nan")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        flagged = cleanlab_filter.find_label_issues(codes, p, filter_by=filter_by)
-        model_flag = cleanlab_filter.find_label_issues(codes, p_model, filter_by=filter_by)
+        model_flag = cleanlab_filter.find_label_issues(
+            codes, p_model, filter_by="prune_by_noise_rate" if filter_by == "auto" else filter_by
+        )
+        if filter_by == "auto":
+            flagged, quality, ranked, noise_rate = auto_flags(p, codes, cleanlab_count)
+            method = f"noise-aware posterior on {evidence}"
+        else:
+            flagged = cleanlab_filter.find_label_issues(codes, p, filter_by=filter_by)
+            ranked = p
+            method = f"confident learning ({filter_by}) on {evidence}"
     rows = np.arange(len(ids))
-    quality = p[rows, codes]
-    others = p.copy()
+    if filter_by != "auto":
+        quality = p[rows, codes]
+    others = ranked.copy()
     others[rows, codes] = -1.0
     suggested = others.argmax(axis=1)
     model_pred = p_model.argmax(axis=1)
@@ -176,6 +215,8 @@ def find_classification_label_issues(
                     else ""
                 )
             )
+        if filter_by == "auto":
+            parts.append(f"estimated chance the label is wrong {1.0 - quality[r]:.0%}")
         reasons[r] = "; ".join(parts)
 
     frame = pd.DataFrame(
@@ -195,7 +236,14 @@ def find_classification_label_issues(
     frame = frame.sort_values(
         ["is_label_issue", "label_quality"], ascending=[False, True], kind="stable"
     )
-    frame.attrs.update(probabilities=source, method=method, filter_by=filter_by, k=k)
+    frame.attrs.update(
+        probabilities=source,
+        method=method,
+        filter_by=filter_by,
+        k=k,
+        neighbor_weight=weight,
+        noise_rate=noise_rate,
+    )
     if write:
         samples["label_issue"] = False
         samples.loc[ids, "label_issue"] = flagged
