@@ -33,27 +33,43 @@ def find_label_issues(
 ) -> pd.DataFrame:
     """Likely label errors, ranked, with the suggested label and the reason.
 
-    **Classification** (:func:`find_classification_label_issues`): confident learning
-    (cleanlab's ``find_label_issues``) on out-of-sample class probabilities mixed with the label
-    distribution of each sample's ``k`` nearest neighbours in embedding space.
+    **Classification** (:func:`find_classification_label_issues`): out-of-sample class
+    probabilities mixed with the label distribution of each sample's ``k`` nearest neighbours
+    in embedding space, ranked by a noise-aware posterior built on cleanlab's confident joint;
+    as many samples are flagged as the estimated noise rate implies (``docs/label-issues.md``
+    says exactly what is used).
 
     - Probabilities: ``probabilities=`` (array in ``samples`` order or DataFrame by id), else
       the classification run ``run`` (its probabilities should be out-of-sample, e.g. from
       cross-validation), else out-of-fold probabilities of a logistic regression on the
       embeddings (:func:`out_of_fold_probabilities`), else -- without embeddings -- the only
       classification run.
-    - ``neighbor_weight`` (default 0.5): weight of the neighbour label distribution in the mix
-      (0 = plain confident learning; needs embeddings). ``k`` (default 10) neighbours.
-    - ``filter_by`` (default ``"prune_by_noise_rate"``): cleanlab's filter.
+    - ``neighbor_weight`` (default ``"auto"``): weight of the neighbour label distribution in
+      the mix; ``"auto"`` (or ``None``) picks it from 0, 0.1, ..., 1 by the lowest Brier score
+      against the given labels (both inputs are held-out predictions); a number in [0, 1]
+      fixes it (0 = model probabilities only). Needs embeddings, else 0. ``k`` (default 10)
+      neighbours.
+    - ``filter_by`` (default ``"auto"``): ``"auto"`` estimates the noise rate and the noise
+      channel ``P(given | true)`` with cleanlab's ``estimate_joint`` on the mix, ranks by the
+      posterior probability that the given label is right and flags the ``round(rate * n)``
+      least likely; or one of cleanlab's filters (``"prune_by_noise_rate"``,
+      ``"prune_by_class"``, ``"both"``, ``"confident_learning"``, ``"predicted_neq_given"``),
+      run on the mix (``neighbor_weight=0.5, filter_by="prune_by_noise_rate"`` is the
+      previous default).
     - Returns the flagged samples (``include_all=True``: every labelled sample), most likely
-      errors first: ``label``, ``suggested_label``, ``label_quality`` (mixed probability of the
-      given label; low = suspicious), ``is_label_issue``, ``model_p_label``,
+      errors first: ``label``, ``suggested_label``, ``label_quality`` (``"auto"``: posterior
+      probability that the given label is right; a cleanlab filter: the mix's probability of
+      the given label; low = suspicious), ``is_label_issue``, ``model_p_label``,
       ``model_prediction``, ``neighbor_agreement`` (share of neighbours with the same label),
-      ``confident_learning`` (what cleanlab alone flags on the model's probabilities),
-      ``reason``. Writes ``label_issue``, ``label_quality``, ``suggested_label`` columns.
+      ``confident_learning`` (what cleanlab's ``prune_by_noise_rate``, or the chosen filter,
+      flags on the model's probabilities alone), ``reason``. ``attrs``: ``noise_rate``
+      (estimated, ``"auto"`` only), ``neighbor_weight`` (used), ``method``, ``filter_by``.
+      Writes ``label_issue``, ``label_quality``, ``suggested_label`` columns.
 
     **Detection** (:func:`find_detection_label_issues`): from the detection run ``run``'s
-    predictions above ``score_threshold`` (default 0.5) matched at ``iou_threshold`` (0.5):
+    predictions above ``score_threshold`` (default ``"auto"``: the 15th percentile of the
+    scores of the predictions that match an annotated box, so it follows the detector's
+    calibration; 0.5 with fewer than 20 matches) matched at ``iou_threshold`` (0.5):
     ``missing_box``, ``wrong_class``, ``bad_localization`` and ``duplicate_box`` issues, one
     row each; writes ``objects.label_issue``, ``samples.label_issue_count`` and cleanlab's
     per-image ``samples.label_quality``.
