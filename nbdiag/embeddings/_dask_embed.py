@@ -5,7 +5,8 @@ number it starts at, each row's image source -- a file path (read by the worker)
 in-memory array (sent with its batch) -- and at object level the boxes. Each worker opens,
 crops and transforms the batch's images, runs the same forward pass as the in-process loop
 (:func:`._forward.features`) and sends back ``(B, D)`` float32 vectors, which are written into
-place in id order. A row whose image cannot be opened fails the call with the same error as in
+place in id order. One task runs several consecutive batches (up to 16, while every worker
+still gets 8 tasks), so the scheduler's round trip is not paid per batch of 64 small images. A row whose image cannot be opened fails the call with the same error as in
 process: the first such row in id order wins, whatever order the batches finish in.
 """
 
@@ -32,8 +33,13 @@ if TYPE_CHECKING:
 
 __all__ = ["check_client", "n_workers", "run", "sources"]
 
-#: batches submitted ahead per worker (keeps workers busy without queueing the whole dataset)
+#: tasks submitted ahead per worker (keeps workers busy without queueing the whole dataset)
 IN_FLIGHT_PER_WORKER = 4
+#: at most this many batches go in one task: a task costs a scheduler round trip (milliseconds),
+#: which small models on small images would otherwise pay per batch of 64
+MAX_BATCHES_PER_TASK = 16
+#: ... while each worker still gets at least this many tasks (balance, progress, cancellation)
+MIN_TASKS_PER_WORKER = 8
 
 #: a batch whose in-memory images hold more bytes than this is scattered to a worker first
 #: (smaller ones travel inside the task, saving a round trip per batch)
@@ -167,6 +173,34 @@ def _embed_batch(
     return ("ok", feats, None)
 
 
+def _embed_batches(
+    boxed: _Boxed,
+    transform: Callable[[Any], Any],
+    start: int,
+    srcs: Sequence[Any],
+    boxes: np.ndarray | None,
+    batch_size: int,
+    *args: Any,
+) -> tuple[str, Any, Any]:
+    """On a worker: consecutive batches of ``batch_size`` rows (each collated and run on its
+    own, exactly as in process), the first failure returned as :func:`_embed_batch` does."""
+    parts = []
+    for s in range(0, len(srcs), batch_size):
+        sub = None if boxes is None else boxes[s : s + batch_size]
+        result = _embed_batch(boxed, transform, start + s, srcs[s : s + batch_size], sub, *args)
+        if result[0] != "ok":
+            return result
+        parts.append(result[1])
+    return ("ok", parts[0] if len(parts) == 1 else np.concatenate(parts), None)
+
+
+def batches_per_task(n_batches: int, workers: int) -> int:
+    """How many batches one task runs: enough to amortise the task's round trip, few enough
+    that every worker gets ``MIN_TASKS_PER_WORKER`` tasks."""
+    wanted = -(-n_batches // (max(1, workers) * MIN_TASKS_PER_WORKER))
+    return max(1, min(MAX_BATCHES_PER_TASK, wanted))
+
+
 def _ship(client: Any, model: Any, transform: Any) -> list[Any]:
     """Broadcast the model (its CPU copy: workers move it to their device) and the transform."""
     params = next(iter(model.parameters()), None)
@@ -205,9 +239,11 @@ def run(
     n = len(srcs)
     if n == 0:
         return np.zeros((0, 0), dtype=np.float32)
-    n_batches = -(-n // batch_size)
+    workers = n_workers(client)
+    task_rows = batch_size * batches_per_task(-(-n // batch_size), workers)
+    n_tasks = -(-n // task_rows)
     remote_model, remote_transform = _ship(client, model, transform)
-    window = n_workers(client) * IN_FLIGHT_PER_WORKER
+    window = workers * IN_FLIGHT_PER_WORKER
     inflight: dict[str, tuple[int, Any]] = {}
     pending = distributed.as_completed()
     out: np.ndarray | None = None
@@ -216,8 +252,8 @@ def run(
 
     def submit() -> None:
         nonlocal submitted
-        s = submitted * batch_size
-        batch: Any = list(srcs[s : s + batch_size])
+        s = submitted * task_rows
+        batch: Any = list(srcs[s : s + task_rows])
         arrays: dict[int, np.ndarray] = {}
         for x in batch:
             if isinstance(x, _InMemory) and id(x) not in arrays:
@@ -227,12 +263,13 @@ def run(
             if sum(a.nbytes for a in arrays.values()) > SCATTER_BYTES:
                 [batch] = client.scatter([batch], hash=False)  # straight to a worker
         fut = client.submit(
-            _embed_batch,
+            _embed_batches,
             remote_model,
             remote_transform,
             s,
             batch,
-            None if boxes is None else boxes[s : s + batch_size],
+            None if boxes is None else boxes[s : s + task_rows],
+            batch_size,
             padding,
             layer,
             pool,
@@ -244,7 +281,7 @@ def run(
         submitted += 1
 
     try:
-        while submitted < min(n_batches, window):
+        while submitted < min(n_tasks, window):
             submit()
         with tqdm(total=n, desc=desc, unit="img", disable=not progress, leave=False) as bar:
             for fut in pending:
@@ -256,14 +293,14 @@ def run(
                     feats = result[1]
                     if out is None:
                         out = np.empty((n, feats.shape[1]), dtype=np.float32)
-                    s = b * batch_size
+                    s = b * task_rows
                     out[s : s + len(feats)] = feats
                     bar.update(len(feats))
                 elif failed is None or b < failed[0]:
                     failed = (b, result)
                     later = [k for k, (bb, _) in inflight.items() if bb > b]
                     client.cancel([inflight.pop(k)[1] for k in later])
-                if failed is None and submitted < n_batches:
+                if failed is None and submitted < n_tasks:
                     submit()
     finally:
         client.cancel([f for _, f in inflight.values()] + [remote_model, remote_transform])

@@ -77,8 +77,11 @@ def test_in_memory_images_embed_the_same_on_the_cluster(client, digits_model, di
     local = _embed(digits_ds, model, name="local")
     with distributed.get_task_stream(client) as ts:
         remote = _embed(digits_ds, model, name="remote", client=client)
-    ran = [t for t in ts.data if "_embed_batch" in t["key"]]
-    assert len(ran) == -(-len(digits_ds) // 96), "every batch ran as a task on the cluster"
+    ran = [t for t in ts.data if "_embed_batches" in t["key"]]
+    n_batches = -(-len(digits_ds) // 96)
+    per_task = _dask_embed.batches_per_task(n_batches, 2)
+    assert per_task == 2  # 19 batches: 2 a task, so each of the 2 workers still gets 8+ tasks
+    assert len(ran) == -(-n_batches // per_task), "every batch ran on the cluster"
     assert remote.vectors.dtype == np.float32 and remote.vectors.shape == (len(digits_ds), 64)
     assert list(remote.ids) == list(local.ids) == list(digits_ds.samples.index)
     assert np.allclose(remote.vectors, local.vectors, rtol=0, atol=1e-5)
@@ -244,3 +247,11 @@ def test_an_in_process_cluster_leaves_the_callers_model_alone(digits_model, digi
     assert np.allclose(remote.vectors, local.vectors, rtol=0, atol=1e-5)
     assert model.training
     assert not any(m._forward_hooks for m in model.modules()), "no hook left on the model"
+
+
+def test_batches_per_task_amortises_round_trips_but_keeps_every_worker_busy():
+    bpt = _dask_embed.batches_per_task
+    assert bpt(1, 2) == 1 and bpt(16, 2) == 1  # few batches: one a task
+    assert bpt(17, 2) == 2 and bpt(160, 2) == 10
+    assert bpt(10_000, 2) == _dask_embed.MAX_BATCHES_PER_TASK  # a bounded task
+    assert bpt(100, 0) == bpt(100, 1)
